@@ -1,0 +1,123 @@
+"""A small name -> component registry.
+
+Every swappable piece of pyrovae (priors, likelihoods, guides, networks, objectives, data sets,
+optimizers) lives in a :class:`Registry`. A config names a component and passes keyword
+arguments; :meth:`Registry.check_options` validates those keywords against the component's
+signature when the config is loaded, so a typo fails before any training starts.
+
+Registering your own component is one decorator::
+
+    from pyrovae import PRIORS
+    from pyrovae.priors import Prior
+
+    @PRIORS.register("my-prior")
+    class MyPrior(Prior):
+        "One line that `pyrovae list` shows."
+        ...
+"""
+
+import difflib
+import inspect
+
+from .errors import ConfigError
+
+__all__ = ["Registry", "closest"]
+
+
+def closest(name, choices):
+    """Return ``" (did you mean 'x'?)"`` for the closest of ``choices`` to ``name``, or ``""``."""
+    match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+class Registry:
+    """Maps names to component factories (classes or functions).
+
+    :param str kind: what the registry holds, e.g. ``"prior"``; used in error messages.
+    :param tuple builder_args: names of the arguments that pyrovae passes itself when it builds a
+        component (e.g. ``z_dim``); they are not config keys.
+    """
+
+    def __init__(self, kind, builder_args=()):
+        self.kind = kind
+        self.builder_args = tuple(builder_args)
+        self._entries = {}
+
+    def register(self, name, factory=None, *, description=None):
+        """Register ``factory`` under ``name``; usable as ``@registry.register("name")``.
+
+        :param str name: the name used in configs and on the command line.
+        :param factory: a class or function; its keyword arguments are the config options.
+        :param str description: one line for ``pyrovae list``; defaults to the docstring's first
+            line.
+        """
+
+        def add(obj):
+            if name in self._entries and self._entries[name][0] is not obj:
+                raise ValueError(f"{self.kind} '{name}' is already registered")
+            doc = description or (inspect.getdoc(obj) or "").strip().split("\n")[0]
+            self._entries[name] = (obj, doc)
+            return obj
+
+        return add if factory is None else add(factory)
+
+    def __contains__(self, name):
+        return name in self._entries
+
+    def names(self):
+        """Registered names, sorted."""
+        return sorted(self._entries)
+
+    def describe(self):
+        """``{name: one-line description}`` for every registered component."""
+        return {name: self._entries[name][1] for name in self.names()}
+
+    def get(self, name):
+        """The factory registered as ``name``; an unknown name raises :class:`ConfigError`."""
+        if name not in self._entries:
+            raise ConfigError(
+                f"unknown {self.kind} '{name}'{closest(name, self._entries)}; "
+                f"choose one of: {', '.join(self.names())}"
+            )
+        return self._entries[name][0]
+
+    def options(self, name):
+        """``{option: default}`` for the config options of ``name`` (``inspect.Parameter.empty``
+        marks a required one)."""
+        factory = self.get(name)
+        target = factory.__init__ if inspect.isclass(factory) else factory
+        params = list(inspect.signature(target).parameters.values())
+        if inspect.isclass(factory):
+            params = params[1:]  # self
+        return {
+            p.name: p.default
+            for p in params
+            if p.name not in self.builder_args
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        }
+
+    def check_options(self, name, options, where=None):
+        """Raise :class:`ConfigError` if ``options`` has a key ``name`` does not accept or lacks a
+        required one. Returns the options with defaults filled in."""
+        accepted = self.options(name)
+        where = where or self.kind
+        for key in options:
+            if key not in accepted:
+                valid = ", ".join(sorted(accepted)) or "none"
+                raise ConfigError(
+                    f"{where}: {self.kind} '{name}' has no option '{key}'"
+                    f"{closest(key, accepted)}; its options are: {valid}"
+                )
+        full = {}
+        for key, default in accepted.items():
+            if key in options:
+                full[key] = options[key]
+            elif default is inspect.Parameter.empty:
+                raise ConfigError(f"{where}: {self.kind} '{name}' needs the option '{key}'")
+            else:
+                full[key] = default
+        return full
+
+    def build(self, name, *args, **kwargs):
+        """Call the factory registered as ``name``."""
+        return self.get(name)(*args, **kwargs)
