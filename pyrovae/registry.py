@@ -118,6 +118,32 @@ class Registry:
                 full[key] = default
         return full
 
-    def build(self, name, *args, **kwargs):
-        """Call the factory registered as ``name``."""
-        return self.get(name)(*args, **kwargs)
+    def build(self, name, context=None, **options):
+        """Call the factory registered as ``name`` with ``options`` and those entries of
+        ``context`` (e.g. ``z_dim``, ``event_shape``) that its signature names."""
+        factory = self.get(name)
+        target = factory.__init__ if inspect.isclass(factory) else factory
+        wanted = inspect.signature(target).parameters
+        extra = {k: v for k, v in (context or {}).items() if k in wanted}
+        return factory(**extra, **options)
+
+    def resolve(self, spec, context=None):
+        """Turn ``spec`` into a component: the one step where configs and Python objects meet.
+
+        ``spec`` may be a registered name (``"normal"``), a table ``{"name": ..., **options}``,
+        a :class:`~pyrovae.config.Component`, or an already built object, which is returned
+        unchanged.
+        """
+        if isinstance(spec, str):
+            name, options = spec, {}
+        elif isinstance(spec, dict):
+            options = dict(spec)
+            if "name" not in options:
+                raise ConfigError(f"a {self.kind} table needs a 'name' key, got {spec}")
+            name = options.pop("name")
+        elif hasattr(spec, "name") and hasattr(spec, "options") and not callable(spec):
+            name, options = spec.name, dict(spec.options)
+        else:
+            return spec
+        options = self.check_options(name, options)
+        return self.build(name, context, **options)

@@ -1,0 +1,243 @@
+"""The ``pyrovae`` command: train, evaluate, sample, list.
+
+Errors a user can cause are reported as one line on stderr with exit status 2; nothing already
+written is touched (run files are written atomically).
+"""
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pyro
+import torch
+
+from .errors import PyroVAEError
+
+__all__ = ["main"]
+
+#: CLI flag -> config key
+TRAIN_FLAGS = {
+    "dataset": "data.name",
+    "data_dir": "data.dir",
+    "prior": "model.prior",
+    "likelihood": "model.likelihood",
+    "guide": "model.guide",
+    "model": "model.kind",
+    "objective": "train.objective",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "lr": "train.lr",
+    "z_dim": "model.z_dim",
+    "seed": "train.seed",
+    "device": "train.device",
+    "out": "output.dir",
+}
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="pyrovae", description="Variational autoencoders written the Pyro way."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model and write a run directory")
+    t.add_argument("--config", metavar="FILE", help="a TOML config file")
+    t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
+    t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
+    t.add_argument("--model", metavar="KIND", help="model kind (vae)")
+    t.add_argument("--prior", metavar="NAME")
+    t.add_argument("--likelihood", metavar="NAME")
+    t.add_argument("--guide", metavar="NAME", help="posterior family q(z|x)")
+    t.add_argument("--objective", metavar="NAME", help="trace or meanfield")
+    t.add_argument("--epochs", type=int, metavar="N")
+    t.add_argument("--batch-size", type=int, metavar="N")
+    t.add_argument("--lr", type=float, metavar="LR", help="learning rate")
+    t.add_argument("--z-dim", type=int, metavar="N", help="latent dimension")
+    t.add_argument("--seed", type=int, metavar="N")
+    t.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:N or auto")
+    t.add_argument("--out", metavar="DIR", help="the run directory")
+    t.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, e.g. --set model.encoder.hidden=[512,256]",
+    )
+    t.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
+
+    e = sub.add_parser("evaluate", help="ELBO (and its terms) of a trained run on a split")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--split", choices=["test", "valid", "train"], default="test")
+    e.add_argument("--samples", type=int, default=1, metavar="N", help="z draws per example")
+    e.add_argument("--seed", type=int, default=0, metavar="N")
+    e.add_argument("--data-dir", metavar="DIR", help="override the run's data.dir")
+    e.add_argument("--device", default="cpu", metavar="DEV")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    s = sub.add_parser("sample", help="a PNG grid of samples from a trained run's prior")
+    s.add_argument("run_dir", metavar="RUN_DIR")
+    s.add_argument("-n", type=int, default=64, metavar="N", help="number of samples")
+    s.add_argument("-o", "--output", metavar="FILE.png", help="default RUN_DIR/samples-N.png")
+    s.add_argument("--seed", type=int, default=0, metavar="N")
+
+    ls = sub.add_parser("list", help="every registered component with a description")
+    ls.add_argument("--json", action="store_true")
+    return parser
+
+
+def _positive(name, value):
+    if value is not None and value < 1:
+        raise PyroVAEError(f"{name} must be a positive integer, got {value}")
+
+
+def cmd_train(args):
+    from .config import load_config
+    from .train import train
+
+    flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
+    config = load_config(args.config, args.set, **flags)
+    start = time.perf_counter()
+
+    def log(message):
+        if not args.quiet:
+            print(message, flush=True)
+
+    run_dir, module, rows = train(
+        config, progress=None if not args.quiet else False, overwrite=args.overwrite, log=log
+    )
+    seconds = time.perf_counter() - start
+    if rows and not args.quiet:
+        last = rows[-1]
+        print(
+            f"epoch {last['epoch']}: train loss {last['train_loss']:.3f}, "
+            f"valid ELBO {last['valid_elbo']:.3f} nats per example"
+        )
+    print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
+    for name in ("config.toml", "metrics.csv", "checkpoint.pt", "samples.png",
+                 "reconstructions.png"):
+        if (Path(run_dir) / name).exists() and not args.quiet:
+            print(f"  {Path(run_dir) / name}")
+    return 0
+
+
+def _open_run(run_dir, device="cpu", data_dir=None):
+    from .runs import load_checkpoint, load_run_config
+    from .train import resolve_device
+
+    config = load_run_config(run_dir)
+    if data_dir is not None:
+        config.data.dir = data_dir
+    device = resolve_device(device)
+    module, state = load_checkpoint(run_dir, config, device)
+    module.eval()
+    return config, module, state, device
+
+
+def cmd_evaluate(args):
+    from .train import load_data
+
+    _positive("--samples", args.samples)
+    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir)
+    dataset = load_data(config, device)
+    module.check_data(dataset)
+    split = dataset.split(args.split)
+    pyro.set_rng_seed(args.seed)
+    result = module.evaluate(
+        split.x, split.y, config.train.eval_batch_size, num_samples=args.samples
+    )
+    result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
+              "samples": args.samples, **result}
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{args.run_dir} ({args.split} split, {result['num_examples']} examples, "
+              f"epoch {result['epoch']}), nats per example:")
+        for key in ("elbo", "reconstruction", "kl"):
+            print(f"  {key:<15} {result[key]:>12.4f}  ± {result[key + '_stderr']:.4f}")
+        print(f"  KL is {result['kl_method']}; ± is one standard error over examples")
+        for key, value in result.items():
+            if key.startswith("accuracy"):
+                print(f"  {key:<15} {value:>12.4f}")
+    return 0
+
+
+def cmd_sample(args):
+    from .plots import as_images, save_grid
+
+    _positive("-n", args.n)
+    config, module, state, _ = _open_run(args.run_dir)
+    output = Path(args.output) if args.output else Path(args.run_dir) / f"samples-{args.n}.png"
+    if output.suffix.lower() != ".png":
+        raise PyroVAEError(f"-o {output}: the output must be a .png file")
+    if not output.parent.is_dir():
+        raise PyroVAEError(f"-o {output}: folder {output.parent} does not exist")
+    pyro.set_rng_seed(args.seed)
+    images = as_images(module.sample(args.n), tuple(state["event_shape"]))
+    if images is None:
+        raise PyroVAEError("this run's data are not images; samples cannot be drawn as a grid")
+    nrow = max(1, int(round(args.n**0.5)))
+    save_grid(images, output, nrow=nrow)
+    print(f"wrote {args.n} samples to {output}")
+    return 0
+
+
+def registries():
+    """Kind -> registry, for ``pyrovae list``."""
+    from . import data, guides, likelihoods, nets, priors
+    from .infer import objectives
+    from .models import MODELS
+    from .optim import OPTIMIZERS
+
+    return {
+        "models": MODELS,
+        "datasets": data.DATASETS,
+        "priors": priors.PRIORS,
+        "likelihoods": likelihoods.LIKELIHOODS,
+        "guides": guides.GUIDES,
+        "encoders": nets.ENCODERS,
+        "decoders": nets.DECODERS,
+        "objectives": objectives.OBJECTIVES,
+        "optimizers": OPTIMIZERS,
+    }
+
+
+def cmd_list(args):
+    table = {kind: registry.describe() for kind, registry in registries().items()}
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    for kind, entries in table.items():
+        print(f"{kind}:")
+        width = max(len(name) for name in entries) if entries else 0
+        for name, description in entries.items():
+            print(f"  {name:<{width}}  {description}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "list": cmd_list}
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None):
+    print(f"pyrovae: warning: {message}", file=sys.stderr)
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    warnings.showwarning = _warning_line
+    pyro.enable_validation(False)  # checked once at load time instead of on every step
+    try:
+        return COMMANDS[args.command](args)
+    except PyroVAEError as e:
+        print(f"pyrovae: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pyrovae: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The containers every data set is loaded into.
+
+A source (``pyrovae.data.sources``) returns :class:`RawData`: plain arrays, as close to the files
+as possible. :func:`pyrovae.data.load_dataset` turns that into a :class:`DataSet`: three
+:class:`Split` s of float32 tensors in the value range the model sees, validated once, so that the
+rest of pyrovae never has to check its data again.
+"""
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..errors import DataError
+from ..registry import closest
+
+__all__ = ["DataSet", "RawData", "Split", "SPLITS"]
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class RawData:
+    """What a source returns: numpy arrays or torch tensors, first axis = examples.
+
+    Only ``x_train`` is required. A source without a fixed split fills only ``x_train`` (and
+    ``y_train``); :func:`~pyrovae.data.load_dataset` carves out whatever split is missing. Value
+    conventions (applied by the loader, so sources can stay close to their files): ``uint8`` arrays
+    are grey levels 0..255 and are scaled by 1/255, ``bool`` becomes 0/1, float and other integer
+    arrays are kept as they are. Shapes ``(N, D)``, ``(N, H, W)`` (gets one channel) and
+    ``(N, C, H, W)`` are accepted. Labels are integer arrays of shape ``(N,)``.
+    """
+
+    x_train: object
+    y_train: object = None
+    x_valid: object = None
+    y_valid: object = None
+    x_test: object = None
+    y_test: object = None
+
+
+@dataclass
+class Split:
+    """One split of a data set.
+
+    :ivar torch.Tensor x: float32, shape ``(N, *event_shape)``, values as the model sees them.
+    :ivar y: int64 labels of shape ``(N,)``, or ``None`` for unlabelled data.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    def to(self, device):
+        """This split with its tensors on ``device``."""
+        return Split(self.x.to(device), None if self.y is None else self.y.to(device))
+
+
+@dataclass
+class DataSet:
+    """A loaded, validated data set: train, valid and test splits plus what models need to know.
+
+    :ivar str name: the name it was loaded under (a registry name or a file path).
+    :ivar tuple event_shape: shape of one example, e.g. ``(1, 28, 28)`` or ``(D,)``.
+    :ivar num_classes: number of classes if the data has labels, else ``None``.
+    :ivar str binarize: ``"none"``, ``"static"`` or ``"dynamic"`` (the training loop re-draws the
+        grey-level train split every epoch with :class:`~pyrovae.data.Batcher`).
+    """
+
+    name: str
+    train: Split
+    valid: Split
+    test: Split
+    event_shape: tuple
+    num_classes: int | None = None
+    binarize: str = "none"
+
+    def split(self, name):
+        """The split called ``name`` (``"train"``, ``"valid"`` or ``"test"``)."""
+        if name not in SPLITS:
+            raise DataError(
+                f"unknown split '{name}'{closest(name, SPLITS)}; choose one of: {', '.join(SPLITS)}"
+            )
+        return getattr(self, name)
+
+    def to(self, device):
+        """A copy of this data set with every tensor moved to ``device``."""
+        return replace(self, **{s: getattr(self, s).to(device) for s in SPLITS})
+
+    def __repr__(self):
+        sizes = "/".join(str(len(getattr(self, s))) for s in SPLITS)
+        return (
+            f"DataSet({self.name!r}, train/valid/test={sizes}, event_shape={self.event_shape}, "
+            f"num_classes={self.num_classes}, binarize={self.binarize!r})"
+        )
+

@@ -1,0 +1,83 @@
+"""The training loop's in-memory batcher.
+
+VAE data sets fit in (GPU) memory, so batching needs no ``Dataset``/``DataLoader``, worker
+processes or per-example Python: per epoch the batcher draws one permutation, gathers the whole
+tensor once, optionally draws one dynamic binarization of it, and yields contiguous slices
+(views) of the result. On a GPU this keeps the input pipeline at a few kernel launches per epoch.
+"""
+
+import math
+
+import torch
+
+from ..errors import DataError
+
+__all__ = ["Batcher"]
+
+
+class Batcher:
+    """Iterate over ``(x_batch, y_batch_or_None)`` mini-batches of in-memory tensors.
+
+    :param torch.Tensor x: examples, first axis = examples; any device.
+    :param y: labels aligned with ``x``, or ``None``.
+    :param int batch_size: examples per batch (the last batch may be smaller unless
+        ``drop_last``).
+    :param bool shuffle: draw a new order every epoch.
+    :param bool drop_last: drop the last, smaller batch.
+    :param bool dynamic_binarize: replace ``x`` by a fresh Bernoulli draw every epoch (Salakhutdinov
+        & Murray's dynamic binarization); ``x`` must lie in [0, 1].
+    :param int seed: seeds a generator on ``x.device`` once, so the same seed gives the same
+        sequence of epochs.
+    """
+
+    def __init__(self, x, y=None, *, batch_size, shuffle=True, drop_last=False,
+                 dynamic_binarize=False, seed=0):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
+        n = x.shape[0]
+        if n == 0:
+            raise DataError("cannot batch an empty data set")
+        if y is not None and y.shape[0] != n:
+            raise DataError(f"{n} examples but {y.shape[0]} labels")
+        if drop_last and batch_size > n:
+            raise DataError(
+                f"batch_size {batch_size} is larger than the {n} examples and drop_last is set: "
+                "an epoch would have no batch"
+            )
+        if dynamic_binarize and (x.min() < 0 or x.max() > 1):
+            raise DataError("dynamic binarization needs values in [0, 1]")
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.dynamic_binarize = dynamic_binarize
+        self.generator = torch.Generator(device=x.device).manual_seed(seed)
+
+    @property
+    def num_examples(self):
+        return self.x.shape[0]
+
+    def __len__(self):
+        """Batches per epoch."""
+        n = self.num_examples
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self):
+        x, y = self.x, self.y
+        if self.shuffle:
+            perm = torch.randperm(self.num_examples, generator=self.generator, device=x.device)
+            x = x[perm]
+            if y is not None:
+                y = y[perm.to(y.device)]
+        if self.dynamic_binarize:
+            x = torch.bernoulli(x, generator=self.generator)
+        b = self.batch_size
+        for i in range(len(self)):
+            yield x[i * b:(i + 1) * b], None if y is None else y[i * b:(i + 1) * b]
+
+    def __repr__(self):
+        return (
+            f"Batcher({self.num_examples} examples, batch_size={self.batch_size}, "
+            f"{len(self)} batches, shuffle={self.shuffle}, drop_last={self.drop_last}, "
+            f"dynamic_binarize={self.dynamic_binarize})"
+        )

@@ -1,0 +1,227 @@
+"""``load_dataset``: from a name to a validated :class:`~pyrovae.data.DataSet`.
+
+This is the one place where data is checked (finite values, numeric dtype, integer labels of the
+right length, non-empty splits, values in [0, 1] before binarizing), so bad data fails at load time
+with a message saying what to fix, instead of as a NaN loss hours into training.
+
+Splitting uses its own seed (``split_seed``), independent of the training seed: every training
+run of a data set sees the same test set, so their scores are comparable.
+"""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, DataError
+from ..registry import closest
+from .arrays import is_array_file, load_array_file
+from .base import SPLITS, DataSet, RawData, Split
+from .registry import DATASETS
+
+__all__ = ["BINARIZE_MODES", "binarize", "load_dataset"]
+
+BINARIZE_MODES = ("none", "static", "dynamic")
+
+
+def binarize(x, generator=None):
+    """One Bernoulli draw per value: ``x`` holds probabilities in [0, 1], the result 0/1 floats of
+    the same shape, dtype and device."""
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise DataError(
+            f"cannot binarize values in [{x.min().item():g}, {x.max().item():g}]: "
+            "binarization needs values in [0, 1]"
+        )
+    return torch.bernoulli(x, generator=generator)
+
+
+def _tensor(a, what, labels=False):
+    """numpy array / tensor -> float32 (or int64 labels) CPU tensor, with the value conventions of
+    :class:`RawData`."""
+    t = a if isinstance(a, torch.Tensor) else None
+    if t is None:
+        a = np.asarray(a)
+        if a.dtype.kind not in "biuf":
+            raise DataError(
+                f"{what} has dtype {a.dtype}; {'labels must be integers' if labels else 'data must be numeric'}"
+            )
+        a = np.ascontiguousarray(a)
+        if not a.flags.writeable:  # e.g. np.frombuffer; torch warns about read-only memory
+            a = a.copy() if a.dtype == (np.int64 if labels else np.float32) else a
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                t = torch.from_numpy(a)  # converted (so copied) below
+        else:
+            t = torch.from_numpy(a)
+    t = t.detach().cpu()
+    if labels:
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            raise DataError(f"{what} has dtype {t.dtype}; labels must be integers (0, 1, ...)")
+        if t.dim() != 1:
+            raise DataError(f"{what} has shape {tuple(t.shape)}; labels must have shape (N,)")
+        if t.numel() and t.min() < 0:
+            raise DataError(f"{what} holds negative labels; labels must be 0, 1, ..., K-1")
+        return t.long()
+    if t.dtype.is_complex:
+        raise DataError(f"{what} has dtype {t.dtype}; data must be real numbers")
+    if t.dtype == torch.uint8:
+        t = t.float().div_(255.0)
+    elif t.dtype != torch.float32:
+        t = t.float()
+    if t.dim() == 3:
+        t = t.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    elif t.dim() not in (2, 4):
+        raise DataError(
+            f"{what} has shape {tuple(t.shape)}; accepted shapes are (N, D), (N, H, W) and "
+            "(N, C, H, W)"
+        )
+    return t
+
+
+def _carve(x, y, fraction, generator, what, name):
+    """Split ``(x, y)`` into ``(rest, carved)`` with ``round(fraction * N)`` carved examples."""
+    n = len(x)
+    k = int(round(fraction * n))
+    if k < 1 or k >= n:
+        raise DataError(
+            f"{name} has {n} training examples, too few to carve out a {what} split of "
+            f"{fraction:g} of them with at least one example left on each side; use a larger "
+            f"data set or other fractions"
+        )
+    perm = torch.randperm(n, generator=generator)
+    rest, cut = perm[k:], perm[:k]
+    take = lambda t, i: None if t is None else t[i]  # noqa: E731
+    return (x[rest], take(y, rest)), (x[cut], take(y, cut))
+
+
+def _resolve(name, data_dir, options):
+    if is_array_file(name):
+        if options:
+            raise ConfigError(f"data file {name} takes no options, got: {', '.join(options)}")
+        path = Path(name).expanduser()
+        if not path.is_absolute() and not path.exists() and data_dir is not None:
+            if (data_dir / path).exists():
+                path = data_dir / path
+        return load_array_file(path)
+    DATASETS.get(name)  # unknown name -> ConfigError with did-you-mean
+    options = DATASETS.check_options(name, options, where="data")
+    raw = DATASETS.build(name, data_dir=None if data_dir is None else str(data_dir), **options)
+    if not isinstance(raw, RawData):
+        raise TypeError(f"dataset source '{name}' returned {type(raw).__name__}, not RawData")
+    return raw
+
+
+def load_dataset(
+    name,
+    *,
+    data_dir=None,
+    binarize="none",
+    seed=0,
+    valid_fraction=0.1,
+    test_fraction=0.2,
+    split_seed=0,
+    options=None,
+):
+    """Load, split, validate and optionally binarize a data set.
+
+    :param str name: a registered data set (see ``DATASETS.names()``) or a path ending in
+        ``.npy``/``.npz``.
+    :param data_dir: folder holding the files of a registered data set (``~`` is expanded); a
+        relative array-file path is also looked up in it.
+    :param str binarize: ``"none"``; ``"static"`` (every split drawn once from ``seed``);
+        ``"dynamic"`` (train stays grey-level for :class:`~pyrovae.data.Batcher` to re-draw every
+        epoch; valid and test are drawn once from ``split_seed`` so evaluation is deterministic).
+    :param int seed: the training seed; only the static binarization uses it.
+    :param float valid_fraction: fraction of the training data carved out as valid when the source
+        has no valid split.
+    :param float test_fraction: fraction carved out as test when the source has no test split
+        (taken from the whole data before valid is carved from the rest).
+    :param int split_seed: seed of the splitting permutation; independent of ``seed``.
+    :param dict options: keyword options for the source.
+    :returns: a :class:`~pyrovae.data.DataSet` of float32 CPU tensors.
+    """
+    if binarize not in BINARIZE_MODES:
+        raise DataError(
+            f"unknown binarize mode '{binarize}'{closest(binarize, BINARIZE_MODES)}; choose one "
+            f"of: {', '.join(BINARIZE_MODES)}"
+        )
+    for what, f in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if not 0 < f < 1:
+            raise ConfigError(f"{what} must be between 0 and 1 (exclusive), got {f}")
+    if valid_fraction + test_fraction >= 1:
+        raise ConfigError(
+            f"valid_fraction + test_fraction must be below 1, got {valid_fraction + test_fraction:g}"
+        )
+    name = str(name)
+    data_dir = None if data_dir is None else Path(data_dir).expanduser()
+    raw = _resolve(name, data_dir, dict(options or {}))
+
+    splits = {}
+    for s in SPLITS:
+        x, y = getattr(raw, f"x_{s}"), getattr(raw, f"y_{s}")
+        if x is None:
+            if y is not None:
+                raise DataError(f"{name}: labels for the {s} split but no data")
+            continue
+        x = _tensor(x, f"{s} data of {name}")
+        y = None if y is None else _tensor(y, f"{s} labels of {name}", labels=True)
+        if y is not None and len(y) != len(x):
+            raise DataError(f"{name}: {s} split has {len(x)} examples but {len(y)} labels")
+        splits[s] = (x, y)
+    labelled = {s for s, (_, y) in splits.items() if y is not None}
+    if labelled and labelled != set(splits):
+        raise DataError(
+            f"{name}: the {', '.join(sorted(labelled))} split(s) have labels but "
+            f"{', '.join(sorted(set(splits) - labelled))} not; label all splits or none"
+        )
+    shapes = {s: tuple(x.shape[1:]) for s, (x, _) in splits.items()}
+    if len(set(shapes.values())) > 1:
+        raise DataError(f"{name}: the splits have different example shapes: {shapes}")
+
+    generator = torch.Generator().manual_seed(split_seed)
+    if "test" not in splits:
+        splits["train"], splits["test"] = _carve(*splits["train"], test_fraction, generator,
+                                                 "test", name)
+    if "valid" not in splits:
+        # valid_fraction of the original total when test was carved too, of train otherwise
+        fraction = valid_fraction / (1 - test_fraction) if "test" not in shapes else valid_fraction
+        splits["train"], splits["valid"] = _carve(*splits["train"], fraction, generator,
+                                                  "valid", name)
+
+    for s in SPLITS:
+        x, _ = splits[s]
+        if len(x) == 0:
+            raise DataError(f"the {s} split of {name} is empty")
+        bad = int((~torch.isfinite(x)).sum())
+        if bad:
+            raise DataError(
+                f"{bad} NaN/inf values in {s} of {name}; clean or impute the data first"
+            )
+
+    if binarize != "none":
+        for s in SPLITS:
+            x = splits[s][0]
+            lo, hi = x.min().item(), x.max().item()
+            if lo < 0 or hi > 1:
+                raise DataError(
+                    f"binarize='{binarize}' needs values in [0, 1], but the {s} split of {name} "
+                    f"spans [{lo:g}, {hi:g}]; rescale the data or use binarize='none'"
+                )
+        static = torch.Generator().manual_seed(seed)
+        fixed = torch.Generator().manual_seed(split_seed)
+        for s in SPLITS:
+            if binarize == "dynamic" and s == "train":
+                continue  # the Batcher draws a fresh binarization every epoch
+            x, y = splits[s]
+            splits[s] = (torch.bernoulli(x, generator=static if binarize == "static" else fixed), y)
+
+    ys = [y for _, y in splits.values() if y is not None]
+    num_classes = int(max(int(y.max()) for y in ys if y.numel()) + 1) if ys else None
+    return DataSet(
+        name=name,
+        **{s: Split(*splits[s]) for s in SPLITS},
+        event_shape=tuple(splits["train"][0].shape[1:]),
+        num_classes=num_classes,
+        binarize=binarize,
+    )

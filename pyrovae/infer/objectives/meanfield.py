@@ -1,0 +1,21 @@
+"""``meanfield``: Pyro's TraceMeanField_ELBO, the ELBO with a closed-form KL."""
+
+from pyro.infer import TraceMeanField_ELBO
+
+from .base import OBJECTIVES, check_particles
+
+__all__ = ["meanfield"]
+
+
+@OBJECTIVES.register("meanfield")
+def meanfield(num_particles=1, max_plate_nesting=1):
+    """Pyro TraceMeanField_ELBO: analytic KL(q || p) where one is registered, else Monte Carlo.
+
+    :param int num_particles: samples of z for the reconstruction term, vectorized (default 1).
+    """
+    check_particles(num_particles)
+    return TraceMeanField_ELBO(
+        num_particles=num_particles,
+        vectorize_particles=num_particles > 1,
+        max_plate_nesting=max_plate_nesting,
+    )

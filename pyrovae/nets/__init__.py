@@ -1,0 +1,7 @@
+"""Plain torch networks (no Pyro): encoders map x to features, decoders map a latent to
+per-pixel distribution parameters. Chosen by name from :data:`ENCODERS` / :data:`DECODERS`."""
+
+from .base import DECODERS, ENCODERS, ACTIVATIONS
+from .mlp import MLPDecoder, MLPEncoder
+
+__all__ = sorted(["ACTIVATIONS", "DECODERS", "ENCODERS", "MLPDecoder", "MLPEncoder"])

@@ -1,0 +1,268 @@
+"""The SVI loop and the ``train`` entry point that writes a run directory.
+
+:class:`Trainer` minimizes a Pyro ELBO by stochastic gradients: for each batch it evaluates
+``objective.differentiable_loss(model, guide, x)`` (the Monte Carlo or analytic −ELBO, a torch
+scalar), back-propagates and steps a torch optimizer that was given the parameters once. It knows
+nothing about priors or likelihoods: it talks to the model through
+:class:`~pyrovae.models.base.LatentVariableModel`.
+"""
+
+import math
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pyro
+import torch
+from tqdm.auto import tqdm
+
+from .config import Config
+from .data import load_dataset
+from .errors import ConfigError, PyroVAEError
+from .infer.objectives import OBJECTIVES
+from .models.base import MODELS
+from .optim import OPTIMIZERS
+from .plots import as_images, save_grid, save_reconstructions
+from .runs import prepare_run_dir, save_checkpoint, write_config, write_metrics
+
+__all__ = ["Trainer", "TrainingError", "load_data", "resolve_device", "train"]
+
+
+class TrainingError(PyroVAEError):
+    """The loss diverged (NaN or infinite)."""
+
+
+def resolve_device(name):
+    """A ``torch.device`` for ``name`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``)."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{name}'; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("CUDA is not available on this machine; use --device cpu")
+    return device
+
+
+def kl_weight_at(epoch, beta, warmup_epochs):
+    """β · min(1, epoch / warmup_epochs): linear KL warm-up from 0 (epoch counts from 0)."""
+    if warmup_epochs <= 0:
+        return beta
+    return beta * min(1.0, epoch / warmup_epochs)
+
+
+class Trainer:
+    """Stochastic variational inference on a model kind.
+
+    :param module: a :class:`~pyrovae.models.base.LatentVariableModel` (e.g. a ``VAE``).
+    :param objective: an objective name, table or Pyro ELBO object (default ``"trace"``).
+    :param optimizer: an optimizer name, table or ``torch.optim`` object (default ``"adam"``).
+    :param float lr: learning rate (default ``1e-3``).
+    :param float kl_weight: β on the KL term (default 1).
+    :param int kl_warmup_epochs: epochs of linear warm-up of β (default 0).
+    :param bool progress: show a tqdm bar (default: when stderr is a terminal).
+    """
+
+    def __init__(
+        self,
+        module,
+        objective="trace",
+        optimizer="adam",
+        lr=1e-3,
+        kl_weight=1.0,
+        kl_warmup_epochs=0,
+        progress=None,
+    ):
+        self.module = module
+        self.objective = OBJECTIVES.resolve(
+            objective, {"max_plate_nesting": module.max_plate_nesting}
+        )
+        self.optimizer = OPTIMIZERS.resolve(
+            optimizer, {"params": list(module.parameters()), "lr": lr}
+        )
+        self.kl_weight = kl_weight
+        self.kl_warmup_epochs = kl_warmup_epochs
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.epoch = 0
+
+    def step(self, x, y=None):
+        """One SVI step on a batch; returns the loss tensor (summed over the batch, detached)."""
+        loss = self.module.loss(self.objective, x, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def train_epoch(self, batches, bar=None):
+        """One pass over ``batches``; returns the mean training loss in nats per example."""
+        self.module.train()
+        self.module.kl_weight = kl_weight_at(self.epoch, self.kl_weight, self.kl_warmup_epochs)
+        total = None
+        count = 0
+        for x, y in batches:
+            loss = self.step(x, y)
+            total = loss if total is None else total + loss  # stays on the device: no sync
+            count += x.shape[0]
+            if bar is not None:
+                bar.update(1)
+        self.epoch += 1
+        mean = total.item() / max(count, 1)
+        if not math.isfinite(mean):
+            raise TrainingError(
+                f"the training loss became {mean} in epoch {self.epoch}; lower the learning "
+                "rate (--set train.lr=...) or check the data and likelihood"
+            )
+        return mean
+
+    def fit(
+        self,
+        dataset,
+        epochs,
+        batch_size=128,
+        seed=0,
+        eval_batch_size=1000,
+        eval_samples=1,
+        on_epoch=None,
+    ):
+        """Train for ``epochs`` epochs; after each, evaluate on the validation split.
+
+        :param on_epoch: called as ``on_epoch(row)`` with the epoch's metrics dict.
+        :returns: the list of per-epoch metric rows.
+        """
+        batches = self.module.batches(dataset, batch_size, seed)
+        rows = []
+        bar = tqdm(
+            total=epochs * len(batches),
+            disable=not self.progress,
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+        )
+        with bar:
+            for _ in range(epochs):
+                start = time.perf_counter()
+                train_loss = self.train_epoch(batches, bar)
+                seconds = time.perf_counter() - start
+                self.module.eval()
+                valid = self.module.evaluate(
+                    dataset.valid.x, dataset.valid.y, eval_batch_size, eval_samples
+                )
+                row = {
+                    "epoch": self.epoch,
+                    "train_loss": train_loss,
+                    "kl_weight": self.module.kl_weight,
+                    **{f"valid_{k}": v for k, v in valid.items() if not k.endswith("_stderr")},
+                    "epoch_seconds": seconds,
+                }
+                rows.append(row)
+                bar.set_postfix(loss=f"{train_loss:.2f}", valid_elbo=f"{valid['elbo']:.2f}")
+                if on_epoch is not None:
+                    on_epoch(row)
+        return rows
+
+
+def load_data(config, device="cpu"):
+    """Load the data set a config names, on ``device``."""
+    d = config.data
+    dataset = load_dataset(
+        d.name,
+        data_dir=d.dir or None,
+        binarize=d.binarize,
+        seed=config.train.seed,
+        valid_fraction=d.valid_fraction,
+        test_fraction=d.test_fraction,
+        split_seed=d.split_seed,
+    )
+    return dataset.to(device)
+
+
+def default_run_dir(config):
+    name = Path(config.data.name).stem if config.data.name.endswith((".npy", ".npz")) else None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name or config.data.name}-{config.model.kind}-{stamp}"
+
+
+def write_figures(module, dataset, run_dir, n=64):
+    """samples.png (from the prior) and reconstructions.png (test images and their
+    reconstructions); skipped for data that are not images."""
+    module.eval()
+    written = []
+    samples = as_images(module.sample(n), dataset.event_shape)
+    if samples is not None:
+        written.append(save_grid(samples, Path(run_dir) / "samples.png", nrow=8))
+        x = dataset.test.x[:32]
+        originals = as_images(x, dataset.event_shape)
+        recons = as_images(module.reconstruct(x), dataset.event_shape)
+        written.append(
+            save_reconstructions(originals, recons, Path(run_dir) / "reconstructions.png")
+        )
+    return written
+
+
+def train(config: Config, progress=None, overwrite=False, log=print):
+    """Train the model a config describes and write its run directory.
+
+    :returns: ``(run_dir, module, rows)``.
+    """
+    t = config.train
+    device = resolve_device(t.device)
+    if t.num_threads > 0:
+        torch.set_num_threads(t.num_threads)
+    pyro.set_rng_seed(t.seed)
+    dataset = load_data(config, device)
+    kind = MODELS.get(config.model.kind)
+    module = kind.from_config(config, dataset.event_shape, dataset.num_classes).to(device)
+    module.check_data(dataset)
+    run_dir = prepare_run_dir(config.output.dir or default_run_dir(config), overwrite)
+    config.output.dir = str(run_dir)
+    write_config(run_dir, config)
+    trainer = Trainer(
+        module,
+        t.objective,
+        t.optimizer,
+        t.lr,
+        kl_weight=config.model.kl_weight,
+        kl_warmup_epochs=config.model.kl_warmup_epochs,
+        progress=progress,
+    )
+    rows = []
+
+    def on_epoch(row):
+        rows.append(row)
+        write_metrics(run_dir, rows)
+        save_checkpoint(
+            run_dir,
+            module,
+            config,
+            event_shape=dataset.event_shape,
+            num_classes=dataset.num_classes,
+            epoch=row["epoch"],
+            optimizer=trainer.optimizer,
+        )
+
+    log(
+        f"training a {config.model.kind} on {dataset.name} ({len(dataset.train)} train, "
+        f"{len(dataset.valid)} valid, {len(dataset.test)} test) for {t.epochs} epochs on {device}"
+    )
+    trainer.fit(
+        dataset,
+        t.epochs,
+        t.batch_size,
+        t.seed,
+        t.eval_batch_size,
+        t.eval_samples,
+        on_epoch=on_epoch,
+    )
+    if t.epochs == 0:  # still leave a loadable run
+        save_checkpoint(
+            run_dir,
+            module,
+            config,
+            event_shape=dataset.event_shape,
+            num_classes=dataset.num_classes,
+            epoch=0,
+        )
+    write_figures(module, dataset, run_dir)
+    return run_dir, module, rows
