@@ -104,9 +104,9 @@ def _resolve(name, data_dir, options):
             if (data_dir / path).exists():
                 path = data_dir / path
         return load_array_file(path)
-    DATASETS.get(name)  # unknown name -> ConfigError with did-you-mean
-    options = DATASETS.check_options(name, options, where="data")
-    raw = DATASETS.build(name, data_dir=None if data_dir is None else str(data_dir), **options)
+    options = DATASETS.check_options(name, options, where="data")  # unknown -> did-you-mean
+    source = DATASETS.get(name)
+    raw = source(data_dir=None if data_dir is None else str(data_dir), **options)
     if not isinstance(raw, RawData):
         raise TypeError(f"dataset source '{name}' returned {type(raw).__name__}, not RawData")
     return raw
