@@ -26,6 +26,7 @@ TRAIN_FLAGS = {
     "likelihood": "model.likelihood",
     "guide": "model.guide",
     "model": "model.kind",
+    "labels": "data.labels",
     "objective": "train.objective",
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
@@ -47,7 +48,9 @@ def _parser():
     t.add_argument("--config", metavar="FILE", help="a TOML config file")
     t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
     t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
-    t.add_argument("--model", metavar="KIND", help="model kind (vae)")
+    t.add_argument("--model", metavar="KIND", help="model kind (vae, m2)")
+    t.add_argument("--labels", type=int, metavar="N",
+                   help="m2: keep N training labels, balanced over the classes (0: all)")
     t.add_argument("--prior", metavar="NAME")
     t.add_argument("--likelihood", metavar="NAME")
     t.add_argument("--guide", metavar="NAME", help="posterior family q(z|x)")
@@ -118,7 +121,7 @@ def cmd_train(args):
         )
     print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
     for name in ("config.toml", "metrics.csv", "checkpoint.pt", "samples.png",
-                 "reconstructions.png"):
+                 "reconstructions.png", "conditional_samples.png", "analogies.png"):
         if (Path(run_dir) / name).exists() and not args.quiet:
             print(f"  {Path(run_dir) / name}")
     return 0

@@ -62,7 +62,9 @@ class DataConfig:
     ``name`` is a registered data set (``pyrovae list``) or a path to a ``.npy``/``.npz`` file;
     ``dir`` is a folder holding it (empty: the download cache); ``binarize`` is ``"none"``,
     ``"static"`` (drawn once) or ``"dynamic"`` (re-drawn every epoch); the fractions apply to data
-    sets without a fixed split, drawn with ``split_seed``.
+    sets without a fixed split, drawn with ``split_seed``. ``labels`` (for ``model.kind = "m2"``)
+    keeps that many training labels, balanced over the classes and chosen with ``split_seed``;
+    0 keeps them all.
     """
 
     name: str = "digits"
@@ -71,6 +73,7 @@ class DataConfig:
     valid_fraction: float = 0.1
     test_fraction: float = 0.2
     split_seed: int = 0
+    labels: int = 0
 
 
 @dataclass
@@ -79,6 +82,11 @@ class ModelConfig:
 
     ``kl_weight`` is β on the KL term (1 is the ELBO); ``kl_warmup_epochs`` ramps it linearly
     from 0 to β over that many epochs.
+
+    The semi-supervised ``m2`` kind also reads ``classifier`` (the network of q(y|x), an encoder
+    with one output per class), ``label_prior`` (p(y): ``"uniform"`` or a list of class
+    probabilities) and ``alpha`` (the weight of the auxiliary loss −log q(y|x) per labelled
+    example); see :class:`pyrovae.models.m2.M2`.
     """
 
     kind: str = field(default="vae", metadata={"registry": "model"})
@@ -90,6 +98,9 @@ class ModelConfig:
     decoder: Component = _component("mlp", "decoder", hidden=[400], activation="relu")
     kl_weight: float = 1.0
     kl_warmup_epochs: int = 0
+    classifier: Component = _component("mlp", "encoder", hidden=[400], activation="relu")
+    label_prior: object = "uniform"
+    alpha: float = 1.0
 
 
 @dataclass
@@ -137,7 +148,14 @@ _POSITIVE = {
     "train.eval_batch_size",
     "train.eval_samples",
 }
-_NON_NEGATIVE = {"train.epochs", "model.kl_weight", "model.kl_warmup_epochs", "train.num_threads"}
+_NON_NEGATIVE = {
+    "train.epochs",
+    "model.kl_weight",
+    "model.kl_warmup_epochs",
+    "train.num_threads",
+    "data.labels",
+    "model.alpha",
+}
 _FRACTIONS = {"data.valid_fraction", "data.test_fraction"}
 
 
@@ -178,8 +196,25 @@ def _sections():
     return {f.name: f for f in dataclasses.fields(Config)}
 
 
+def _check_label_prior(path, value):
+    """``"uniform"`` or a list of positive class probabilities that sums to 1."""
+    if value == "uniform":
+        return value
+    ok = isinstance(value, list) and len(value) > 1
+    ok = ok and all(isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0
+                    for p in value)
+    if not ok or abs(sum(value) - 1) > 1e-6:
+        raise ConfigError(
+            f"{path} must be \"uniform\" or a list of positive class probabilities summing to "
+            f"1, got {value!r}; e.g. --set {path}=[0.5,0.5]"
+        )
+    return [float(p) for p in value]
+
+
 def _check_type(path, value, default):
     """Coerce/validate a scalar against the type of its default."""
+    if path == "model.label_prior":
+        return _check_label_prior(path, value)
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):

@@ -20,13 +20,28 @@ from tqdm.auto import tqdm
 from .config import Config
 from .data import load_dataset
 from .errors import ConfigError, PyroVAEError
+from .infer.analytic import kl_report
 from .infer.objectives import OBJECTIVES
 from .models.base import MODELS
 from .optim import OPTIMIZERS
 from .plots import as_images, save_grid, save_reconstructions
-from .runs import prepare_run_dir, save_checkpoint, write_config, write_metrics
+from .runs import (
+    CONFIG,
+    atomic_write,
+    prepare_run_dir,
+    save_checkpoint,
+    write_config,
+    write_metrics,
+)
 
-__all__ = ["Trainer", "TrainingError", "load_data", "resolve_device", "train"]
+__all__ = [
+    "Trainer",
+    "TrainingError",
+    "load_data",
+    "record_kl_report",
+    "resolve_device",
+    "train",
+]
 
 
 class TrainingError(PyroVAEError):
@@ -186,7 +201,8 @@ def default_run_dir(config):
 
 def write_figures(module, dataset, run_dir, n=64):
     """samples.png (from the prior) and reconstructions.png (test images and their
-    reconstructions); skipped for data that are not images."""
+    reconstructions), plus whatever the module's own ``figures(dataset, run_dir)`` hook writes;
+    skipped for data that are not images."""
     module.eval()
     written = []
     samples = as_images(module.sample(n), dataset.event_shape)
@@ -198,7 +214,19 @@ def write_figures(module, dataset, run_dir, n=64):
         written.append(
             save_reconstructions(originals, recons, Path(run_dir) / "reconstructions.png")
         )
+    figures = getattr(module, "figures", None)  # a model kind's own pictures, if it has any
+    if figures is not None:
+        written.extend(figures(dataset, Path(run_dir)))
     return written
+
+
+def record_kl_report(run_dir, lines):
+    """Prepend the KL report (:func:`~pyrovae.infer.analytic.kl_report` lines) to the run's
+    config.toml as ``#`` comments: a reader of the run sees which KL terms were analytic and
+    which were Monte Carlo estimates, and TOML loaders ignore the comments."""
+    path = Path(run_dir) / CONFIG
+    text = "".join(f"# {line}\n" for line in lines) + path.read_text()
+    atomic_write(path, lambda f: f.write(text.encode()))
 
 
 def train(config: Config, progress=None, overwrite=False, log=print):
@@ -218,6 +246,10 @@ def train(config: Config, progress=None, overwrite=False, log=print):
     run_dir = prepare_run_dir(config.output.dir or default_run_dir(config), overwrite)
     config.output.dir = str(run_dir)
     write_config(run_dir, config)
+    kl_lines = [site.line for site in kl_report(module, t.objective, dataset.train.x[:2])]
+    for line in kl_lines:
+        log(line)
+    record_kl_report(run_dir, kl_lines)
     trainer = Trainer(
         module,
         t.objective,

@@ -2,5 +2,7 @@
 
 from .base import GUIDES, Posterior
 from .diag_normal import DiagNormal
+from .full_rank import FullRank
+from .iaf import IAF
 
-__all__ = sorted(["DiagNormal", "GUIDES", "Posterior"])
+__all__ = sorted(["DiagNormal", "FullRank", "GUIDES", "IAF", "Posterior"])

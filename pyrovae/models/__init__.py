@@ -2,5 +2,6 @@
 
 from .base import MODELS, LatentVariableModel
 from .vae import VAE
+from .m2 import M2
 
-__all__ = sorted(["LatentVariableModel", "MODELS", "VAE"])
+__all__ = sorted(["LatentVariableModel", "M2", "MODELS", "VAE"])

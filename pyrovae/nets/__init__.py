@@ -2,6 +2,9 @@
 per-pixel distribution parameters. Chosen by name from :data:`ENCODERS` / :data:`DECODERS`."""
 
 from .base import DECODERS, ENCODERS, ACTIVATIONS
+from .conv import ConvDecoder, ConvEncoder
 from .mlp import MLPDecoder, MLPEncoder
 
-__all__ = sorted(["ACTIVATIONS", "DECODERS", "ENCODERS", "MLPDecoder", "MLPEncoder"])
+__all__ = sorted(
+    ["ACTIVATIONS", "ConvDecoder", "ConvEncoder", "DECODERS", "ENCODERS", "MLPDecoder", "MLPEncoder"]
+)

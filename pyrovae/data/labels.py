@@ -1,0 +1,130 @@
+"""Semi-supervised data: keep a few labels, and interleave labelled with unlabelled batches.
+
+:func:`choose_labels` keeps ``N`` labels balanced across the ``K`` classes (``N / K`` per class,
+drawn by a seed), the published protocol of Kingma et al. (2014); the rest of the training split
+is treated as unlabelled. :class:`SemiSupervisedBatcher` yields one labelled batch before every
+unlabelled batch, cycling (and reshuffling) the small labelled set, so that one epoch is one pass
+over all the unlabelled data. Both are vectorized: no per-example Python.
+"""
+
+import torch
+
+from ..errors import ConfigError, DataError
+from .batcher import Batcher
+
+__all__ = ["SemiSupervisedBatcher", "choose_labels"]
+
+
+def choose_labels(y, num_labels, num_classes, seed=0):
+    """Choose ``num_labels`` examples, ``num_labels / num_classes`` of each class, at random.
+
+    Within each class the kept examples are the first ones of a random permutation drawn from
+    ``seed`` (one ``randperm``, one stable ``argsort`` by class: no loop over examples).
+
+    :param torch.Tensor y: int64 labels of the training split, shape ``(N,)``, or ``None``.
+    :param int num_labels: how many labels to keep; a positive multiple of ``num_classes``.
+    :param int num_classes: ``K``.
+    :param int seed: seeds the choice (default 0).
+    :returns: ``(labelled, unlabelled)``: sorted int64 index tensors (on CPU) that partition
+        ``range(N)``.
+    """
+    if y is None:
+        raise DataError(
+            "semi-supervised training needs a labelled data set, but the training split has no "
+            "labels; use a data set with labels (e.g. mnist or digits)"
+        )
+    n = int(y.shape[0])
+    if isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1:
+        raise ConfigError(f"data.labels must be a positive integer, got {num_labels!r}")
+    if num_labels > n:
+        raise DataError(
+            f"data.labels = {num_labels} is more than the {n} examples of the training split; "
+            f"choose at most {n - n % num_classes}"
+        )
+    if num_labels % num_classes:
+        raise ConfigError(
+            f"data.labels = {num_labels} cannot be balanced over {num_classes} classes; "
+            f"choose a multiple of {num_classes}, e.g. {max(1, num_labels // num_classes) * num_classes}"
+        )
+    per_class = num_labels // num_classes
+    y = y.detach().cpu()
+    counts = torch.bincount(y, minlength=num_classes)
+    if len(counts) > num_classes:
+        raise DataError(f"labels go up to {len(counts) - 1} but there are {num_classes} classes")
+    smallest = int(counts.argmin())
+    if counts[smallest] < per_class:
+        raise DataError(
+            f"data.labels = {num_labels} needs {per_class} examples of each class, but class "
+            f"{smallest} has only {int(counts[smallest])} in the training split; choose at most "
+            f"{int(counts[smallest]) * num_classes} labels"
+        )
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    order = torch.argsort(y[perm], stable=True)  # grouped by class, random within each class
+    index, label = perm[order], y[perm][order]
+    first = torch.cumsum(counts, 0) - counts  # position of each class's first example
+    rank = torch.arange(n) - first[label]  # rank of an example within its class
+    keep = rank < per_class
+    return index[keep].sort().values, index[~keep].sort().values
+
+
+class SemiSupervisedBatcher:
+    """Interleave labelled ``(x, y)`` batches with unlabelled ``(x, None)`` batches.
+
+    Each epoch is one pass over the unlabelled examples in ``batch_size`` batches (the last one may
+    be smaller); before each of them comes one labelled batch of ``min(batch_size, L)`` examples
+    drawn from the ``L`` labelled ones, which are cycled and reshuffled whenever they run out. So
+    an epoch has ``2 × ceil(U / batch_size)`` steps. With no unlabelled example (every label kept)
+    an epoch is one pass over the labelled examples. Both streams are
+    :class:`~pyrovae.data.Batcher` s (with their dynamic binarization).
+
+    :param torch.Tensor x: the training examples.
+    :param torch.Tensor y: their labels.
+    :param torch.Tensor labelled: indices of the examples whose labels are kept.
+    :param torch.Tensor unlabelled: indices of the others (may be empty).
+    :param int batch_size: examples per batch.
+    :param bool dynamic_binarize: re-draw a binarization of ``x`` every pass.
+    :param int seed: seeds both streams (the unlabelled one with ``seed + 1``).
+    """
+
+    def __init__(self, x, y, labelled, unlabelled, *, batch_size, dynamic_binarize=False, seed=0):
+        if len(labelled) == 0:
+            raise DataError("semi-supervised training needs at least one labelled example")
+        labelled = labelled.to(x.device)
+        unlabelled = unlabelled.to(x.device)
+        self.labelled = Batcher(
+            x[labelled],
+            y[labelled.to(y.device)],
+            batch_size=min(batch_size, len(labelled)),
+            dynamic_binarize=dynamic_binarize,
+            seed=seed,
+        )
+        self.unlabelled = None
+        if len(unlabelled):
+            self.unlabelled = Batcher(
+                x[unlabelled], None, batch_size=batch_size, dynamic_binarize=dynamic_binarize,
+                seed=seed + 1,
+            )
+
+    def __len__(self):
+        """Steps (batches) per epoch."""
+        return len(self.labelled) if self.unlabelled is None else 2 * len(self.unlabelled)
+
+    def __iter__(self):
+        if self.unlabelled is None:
+            yield from self.labelled
+            return
+        labelled = iter(self.labelled)
+        for x, _ in self.unlabelled:
+            batch = next(labelled, None)
+            if batch is None:  # the labelled set ran out: start another (reshuffled) pass
+                labelled = iter(self.labelled)
+                batch = next(labelled)
+            yield batch
+            yield x, None
+
+    def __repr__(self):
+        unlabelled = 0 if self.unlabelled is None else self.unlabelled.num_examples
+        return (
+            f"SemiSupervisedBatcher({self.labelled.num_examples} labelled, {unlabelled} "
+            f"unlabelled, {len(self)} steps per epoch)"
+        )

@@ -1,0 +1,109 @@
+"""Which KL terms an objective computes in closed form, and which it estimates by sampling.
+
+Pyro's ``TraceMeanField_ELBO`` uses ``kl_divergence(q, p)`` for a latent site only when torch has
+a closed form registered for that pair of distribution types (e.g. Normal || Normal); for every
+other pair it silently falls back to the Monte Carlo estimate log q(z) − log p(z). The other
+objectives always sample. :func:`kl_report` asks the same question Pyro asks, on the actual
+distributions of a built model (traced on a dummy batch), so the answer is what training does.
+"""
+
+from dataclasses import dataclass
+
+import torch
+from pyro import poutine
+from pyro.infer import TraceMeanField_ELBO
+from pyro.poutine.util import site_is_subsample
+from torch.distributions import Independent, kl_divergence
+
+from .objectives import OBJECTIVES
+
+__all__ = ["SiteKL", "kl_report"]
+
+
+@dataclass
+class SiteKL:
+    """How the KL term of one latent site is computed.
+
+    :param str site: the sample site's name.
+    :param bool analytic: True when the objective uses a closed form.
+    :param str q: the guide distribution's type; ``p``: the model's.
+    :param str objective: the objective's class name.
+    :param bool closed_form: whether torch has a closed form for (q, p) at all.
+    """
+
+    site: str
+    analytic: bool
+    q: str
+    p: str
+    objective: str
+    closed_form: bool
+
+    @property
+    def line(self):
+        """One line for the training log and the run's config header."""
+        pair = f"{self.q} || {self.p}"
+        if self.analytic:
+            return f"latent {self.site}: KL analytic ({self.objective}, {pair})"
+        if not self.closed_form:
+            return f"latent {self.site}: KL estimated by Monte Carlo: no closed form for {pair}"
+        return (
+            f"latent {self.site}: KL estimated by Monte Carlo: {self.objective} samples "
+            f"log q - log p (a closed form exists for {pair}: use the meanfield objective)"
+        )
+
+
+def _type_name(d):
+    """Distribution type without the Independent wrapper: Independent(Normal) -> 'Normal'."""
+    while isinstance(d, Independent):
+        d = d.base_dist
+    return type(d).__name__
+
+
+def kl_report(module, objective, x=None):
+    """Per latent site of ``module``: is the KL analytic under ``objective``?
+
+    The guide is traced on ``x`` (default: a batch of two examples with every value 0.5, which
+    lies in every likelihood's support), the model is replayed on the guide's draws, and for each
+    latent site ``kl_divergence(q, p)`` is tried on the very distributions Pyro would see.
+
+    :param module: a built model kind with ``model``, ``guide`` and ``event_shape``.
+    :param objective: an objective name, table, Component or Pyro ELBO object.
+    :param x: an optional batch to trace on.
+    :returns: a list of :class:`SiteKL`, in the guide's order.
+    """
+    elbo = OBJECTIVES.resolve(objective, {"max_plate_nesting": module.max_plate_nesting})
+    meanfield = isinstance(elbo, TraceMeanField_ELBO)
+    if x is None:
+        param = next(module.parameters(), None)
+        device = param.device if param is not None else None
+        x = torch.full((2, *module.event_shape), 0.5, device=device)
+    with torch.no_grad():
+        guide_trace = poutine.trace(module.guide).get_trace(x)
+        model_trace = poutine.trace(poutine.replay(module.model, trace=guide_trace)).get_trace(x)
+    report = []
+    for name, site in guide_trace.nodes.items():
+        if (
+            site["type"] != "sample"
+            or site["is_observed"]
+            or site_is_subsample(site)
+            or name not in model_trace.nodes
+        ):
+            continue
+        q, p = site["fn"], model_trace.nodes[name]["fn"]
+        try:
+            with torch.no_grad():
+                kl_divergence(q, p)
+            closed_form = True
+        except NotImplementedError:
+            closed_form = False
+        report.append(
+            SiteKL(
+                site=name,
+                analytic=meanfield and closed_form,
+                q=_type_name(q),
+                p=_type_name(p),
+                objective=type(elbo).__name__,
+                closed_form=closed_form,
+            )
+        )
+    return report

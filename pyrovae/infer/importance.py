@@ -1,0 +1,67 @@
+"""The importance-sampled bound on log p(x): the "test log-likelihood" of the VAE literature.
+
+With the guide as proposal, z_k ~ q(z|x) independently for k = 1..K,
+
+    L_K(x) = log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x).
+
+Because the average of the weights is an unbiased estimate of p(x), Jensen's inequality gives
+E[L_K(x)] ≤ log p(x); E[L_K] rises with K (Burda et al., 2016, theorem 1), L_1 is the ELBO, and
+L_K → log p(x) as K → ∞ when q covers the posterior. If q(z|x) is the exact posterior, every
+weight equals p(x) and L_K = log p(x) for any K. Papers report the mean of L_5000 over the test
+set as the test log-likelihood.
+
+Only ``vae.q(x)``, ``vae.prior()`` and ``vae.p_x(z)`` and their ``log_prob`` are used, so any
+registered prior, likelihood and guide works. The sums over K run in chunks
+(:func:`~pyrovae.infer.logmeanexp.log_mean_exp`) so memory stays bounded for any K.
+"""
+
+import torch
+
+from .elbo import summarize
+from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
+
+__all__ = ["evaluate_log_likelihood", "importance_bound", "importance_sampler"]
+
+
+def importance_sampler(vae):
+    """The sampler of log weights log p(x|z) + log p(z) − log q(z|x), z ~ q(z|x), for
+    :func:`~pyrovae.infer.logmeanexp.log_mean_exp`."""
+
+    def sampler(x):
+        q = vae.q(x)  # the encoder runs once per chunk of images
+        prior = vae.prior()
+
+        def draw(k):
+            z = q.sample((k,))  # (k, B, z_dim)
+            return vae.p_x(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
+
+        return draw
+
+    return sampler
+
+
+@torch.no_grad()
+def importance_bound(vae, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
+                     image_chunk=None):
+    """L_K(x_n) for every example (float64, shape ``(N,)``), nats.
+
+    :param vae: a model with ``q``, ``prior`` and ``p_x`` (e.g. :class:`~pyrovae.models.VAE`).
+    :param x: examples ``(N,) + event_shape``.
+    :param int num_samples: K (e.g. 5000).
+    :param int max_rows: samples × images per decoder call (default 16384).
+    :param int sample_chunk: samples per decoder call (default from ``max_rows``).
+    :param int image_chunk: images per chunk (default from ``max_rows``).
+    """
+    return log_mean_exp(importance_sampler(vae), x, num_samples, max_rows, sample_chunk,
+                        image_chunk)
+
+
+def evaluate_log_likelihood(vae, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS):
+    """The test log-likelihood: mean of L_K over ``x`` with its standard error over examples.
+
+    :returns: ``{"log_likelihood", "log_likelihood_stderr", "iwae_k", "num_examples"}``; the
+        standard error is the spread over examples / √N (it includes the sampling noise of L_K).
+    """
+    mean, stderr = summarize(importance_bound(vae, x, num_samples, max_rows))
+    return {"log_likelihood": mean, "log_likelihood_stderr": stderr, "iwae_k": int(num_samples),
+            "num_examples": int(x.shape[0])}

@@ -1,0 +1,42 @@
+"""The naive Monte Carlo estimate of log p(x): sample z from the prior.
+
+    log p̂(x) = log (1/K) Σ_k p(x|z_k),   z_k ~ p(z).
+
+It is unbiased for p(x) (so biased low for log p(x), by Jensen) and looks like it makes p(x)
+tractable. In practice almost every z from the prior explains a given image badly: the estimate
+is dominated by the rare z near the posterior, whose chance under p(z) is about
+exp(−KL(posterior || prior)), so K must grow exponentially with that KL before the estimate is
+close. It is the importance-sampled bound (:mod:`.importance`) with the prior as proposal, where
+log p(z) − log p(z) cancels; shown in ``pyrovae compare`` for contrast.
+"""
+
+import torch
+
+from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
+
+__all__ = ["naive_estimate", "prior_sampler"]
+
+
+def prior_sampler(vae):
+    """The sampler of log weights log p(x|z), z ~ p(z) independently for every example."""
+
+    def sampler(x):
+        prior = vae.prior()
+
+        def draw(k):
+            z = prior.sample((k, x.shape[0]))  # (k, B, z_dim): fresh draws for each example
+            return vae.p_x(z).log_prob(x)
+
+        return draw
+
+    return sampler
+
+
+@torch.no_grad()
+def naive_estimate(vae, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
+                   image_chunk=None):
+    """log (1/K) Σ_k p(x_n|z_k), z_k ~ p(z), for every example (float64, shape ``(N,)``).
+
+    Arguments as for :func:`~pyrovae.infer.importance.importance_bound`.
+    """
+    return log_mean_exp(prior_sampler(vae), x, num_samples, max_rows, sample_chunk, image_chunk)

@@ -1,0 +1,361 @@
+"""Kingma et al.'s (2014) semi-supervised M2 model, with the labels summed out by enumeration.
+
+::
+
+    model(x, y=None):                          guide(x, y=None):
+      for n in plate("data"):                    for n in plate("data"):
+        y_n ~ Cat(π)          [label_prior]        if y is None:           [classifier]
+        z_n ~ p(z)            [prior]                y_n ~ Cat(softmax(classifier(x_n)))
+        θ_n = decoder([z_n, onehot(y_n)])                 (enumerated: all K values at once)
+        x_n ~ p(x | θ_n)      [likelihood]         h_n = relu(encoder(x_n))
+                                                   z_n ~ q(z | head([h_n, onehot(y_n)]))  [guide]
+
+With labels given, ``y`` is observed in the model and absent from the guide: the loss is the
+labelled −ELBO, −[log p(x|y,z) + log p(y) + log p(z) − log q(z|x,y)]. Without labels, ``y`` is
+a guide site marked ``infer={"enumerate": "parallel"}`` and Pyro's ``TraceEnum_ELBO`` sums over
+its K values exactly (one batched pass, an enumeration dimension left of the data plate)::
+
+    ELBO_U(x) = Σ_y q(y|x) [log p(x|y,z_y) + log p(y) + log p(z_y) − log q(z_y|x,y)]
+                − Σ_y q(y|x) log q(y|x),        z_y ~ q(z|x,y)
+
+so y is never sampled; z is still one Monte Carlo draw per (example, class, particle). On labelled
+batches :meth:`M2.loss` adds Kingma et al.'s auxiliary classification loss α·(−log q(y|x)), the
+only term that trains q(y|x) on labelled data.
+
+Why the guide's q(z|x,y) is "encoder, then a head": the encoder (any registered one, convolutional
+ones included) sees only the image and emits ``features`` numbers h; a linear head maps
+[relu(h), onehot(y)] to the posterior family's parameters. So y enters nonlinearly in x, and no
+encoder needs to know about labels.
+"""
+
+import pyro
+import pyro.distributions as dist
+import torch
+import torch.nn.functional as F
+from pyro import poutine
+from pyro.infer import Trace_ELBO, TraceEnum_ELBO
+from torch import nn
+
+from ..data.labels import SemiSupervisedBatcher, choose_labels
+from ..errors import ConfigError, DataError
+from ..guides import GUIDES
+from ..infer.elbo import analytic_kl, summarize
+from ..likelihoods import LIKELIHOODS
+from ..nets import DECODERS, ENCODERS
+from ..plots import as_images, save_grid
+from ..priors import PRIORS
+from .base import MODELS, LatentVariableModel
+
+__all__ = ["M2"]
+
+
+def with_label(h, y, num_classes):
+    """``[h, onehot(y)]`` on the last axis, broadcasting their batch dimensions (an enumerated
+    ``y`` of shape ``(K, 1)`` against ``h`` of shape ``(B, F)`` gives ``(K, B, F + K)``)."""
+    onehot = F.one_hot(y, num_classes).to(h.dtype)
+    batch = torch.broadcast_shapes(h.shape[:-1], onehot.shape[:-1])
+    return torch.cat([h.expand(*batch, -1), onehot.expand(*batch, -1)], dim=-1)
+
+
+@MODELS.register("m2")
+class M2(LatentVariableModel):
+    """Semi-supervised M2 (Kingma et al. 2014): p(y) p(z) p(x|y,z), q(y|x) q(z|x,y), labels enumerated.
+
+    :param tuple event_shape: the shape of one example.
+    :param int num_classes: K.
+    :param int z_dim: the latent ("style") dimension.
+    :param prior: a :class:`~pyrovae.priors.Prior`.
+    :param likelihood: a :class:`~pyrovae.likelihoods.Likelihood`.
+    :param posterior: a :class:`~pyrovae.guides.Posterior`, the family of q(z|x,y).
+    :param encoder: a network ``x -> features``.
+    :param head: ``nn.Linear(features + K, posterior.num_features)``.
+    :param classifier: a network ``x -> K`` logits of q(y|x).
+    :param decoder: a network ``[z, onehot(y)] -> (P,) + event_shape``.
+    :param label_probs: p(y), a tensor of K probabilities.
+    :param float alpha: weight of −log q(y|x) per labelled example (default 1).
+    :param int num_labels: labels kept for training, 0 for all (default 0).
+    :param int label_seed: seed of the choice of labels (default 0).
+    """
+
+    def __init__(self, event_shape, num_classes, z_dim, prior, likelihood, posterior, encoder,
+                 head, classifier, decoder, label_probs, alpha=1.0, num_labels=0, label_seed=0):
+        super().__init__()
+        self.event_shape = tuple(event_shape)
+        self.num_classes = int(num_classes)
+        self.z_dim = int(z_dim)
+        self.prior = prior
+        self.likelihood = likelihood
+        self.posterior = posterior
+        self.encoder = encoder
+        self.head = head
+        self.classifier = classifier
+        self.decoder = decoder
+        self.register_buffer("label_probs", torch.as_tensor(label_probs, dtype=torch.float32))
+        self.alpha = float(alpha)
+        self.num_labels = int(num_labels)
+        self.label_seed = int(label_seed)
+        self.kl_weight = 1.0
+        self._enum_objectives = {}
+
+    @classmethod
+    def build(cls, event_shape, num_classes, z_dim=16, prior="normal", likelihood="bernoulli",
+              guide="diag-normal", encoder="mlp", decoder="mlp", classifier="mlp",
+              label_prior="uniform", alpha=1.0, features=128, num_labels=0, label_seed=0):
+        """Build M2 from component names, tables or objects (as :meth:`VAE.build`).
+
+        :param label_prior: ``"uniform"`` or a sequence of K class probabilities.
+        :param int features: encoder outputs fed to the head of q(z|x,y) (default 128).
+        """
+        event_shape = tuple(event_shape)
+        k = int(num_classes)
+        if label_prior == "uniform":
+            label_probs = torch.full((k,), 1.0 / k)
+        else:
+            label_probs = torch.as_tensor(label_prior, dtype=torch.float32)
+            if label_probs.shape != (k,):
+                raise DataError(
+                    f"model.label_prior has {label_probs.numel()} probabilities but the data "
+                    f"have {k} classes; give {k} or use \"uniform\""
+                )
+        posterior = GUIDES.resolve(guide, {"z_dim": z_dim})
+        likelihood = LIKELIHOODS.resolve(likelihood, {"event_shape": event_shape})
+        encoder = ENCODERS.resolve(encoder, {"in_shape": event_shape, "out_features": features})
+        classifier = ENCODERS.resolve(classifier, {"in_shape": event_shape, "out_features": k})
+        decoder = DECODERS.resolve(
+            decoder,
+            {"in_features": z_dim + k, "out_shape": (likelihood.params_per_pixel, *event_shape)},
+        )
+        head = nn.Linear(features + k, posterior.num_features)
+        m2 = cls(event_shape, k, z_dim, None, likelihood, posterior, encoder, head, classifier,
+                 decoder, label_probs, alpha, num_labels, label_seed)
+        m2.prior = PRIORS.resolve(
+            prior, {"z_dim": z_dim, "event_shape": event_shape, "posterior": m2.q_z}
+        )
+        return m2
+
+    @classmethod
+    def check_config(cls, config):
+        """M2 sums labels out with ``TraceEnum_ELBO``, which exists for the ``trace`` objective
+        only (Pyro has no enumerated mean-field ELBO)."""
+        name = config.train.objective.name
+        if name != "trace":
+            raise ConfigError(
+                f"the m2 model sums over labels with Pyro's TraceEnum_ELBO, the enumerated form of "
+                f"the 'trace' objective; '{name}' has no enumerated form: use --objective trace"
+            )
+
+    @classmethod
+    def from_config(cls, config, event_shape, num_classes=None):
+        """Build from a config's ``[model]`` section (and ``data.labels``, ``data.split_seed``)."""
+        if num_classes is None:
+            raise DataError(
+                f"the m2 model needs a labelled data set, but '{config.data.name}' has no labels; "
+                "use e.g. --dataset mnist or digits"
+            )
+        m = config.model
+        m2 = cls.build(event_shape, num_classes, z_dim=m.z_dim, prior=m.prior,
+                       likelihood=m.likelihood, guide=m.guide, encoder=m.encoder,
+                       decoder=m.decoder, classifier=m.classifier, label_prior=m.label_prior,
+                       alpha=m.alpha, num_labels=config.data.labels,
+                       label_seed=config.data.split_seed)
+        m2.kl_weight = m.kl_weight
+        return m2
+
+    # -- the two Pyro programs ---------------------------------------------------------------
+
+    def model(self, x, y=None):
+        """p(y) p(z) p(x|y,z); ``y`` observed when given."""
+        with pyro.plate("data", x.shape[0]):
+            y = pyro.sample("y", dist.Categorical(probs=self.label_probs), obs=y)
+            with poutine.scale(scale=self.kl_weight):
+                z = pyro.sample("z", self.prior())
+            pyro.sample("x", self.p_x(z, y), obs=x)
+
+    def guide(self, x, y=None):
+        """q(y|x) (enumerated, only when ``y`` is not given) and q(z|x,y)."""
+        with pyro.plate("data", x.shape[0]):
+            if y is None:
+                y = pyro.sample("y", self.q_y(x), infer={"enumerate": "parallel"})
+            with poutine.scale(scale=self.kl_weight):
+                pyro.sample("z", self.q(x, y))
+
+    def enumerated(self, objective):
+        """The ``TraceEnum_ELBO`` that stands for ``objective`` (a ``Trace_ELBO``: same particles
+        and vectorization; cached). Other ELBOs have no enumerated form and are refused."""
+        if isinstance(objective, TraceEnum_ELBO):
+            return objective
+        if type(objective) is not Trace_ELBO:
+            raise ConfigError(
+                f"the m2 model needs the 'trace' objective (it becomes TraceEnum_ELBO), got "
+                f"{type(objective).__name__}; use --objective trace"
+            )
+        key = id(objective)
+        if key not in self._enum_objectives:
+            self._enum_objectives[key] = TraceEnum_ELBO(
+                num_particles=objective.num_particles,
+                vectorize_particles=objective.vectorize_particles,
+                max_plate_nesting=objective.max_plate_nesting,
+                strict_enumeration_warning=False,  # labelled batches have nothing to enumerate
+            )
+        return self._enum_objectives[key]
+
+    def loss(self, objective, x, y=None):
+        """−ELBO summed over the batch (y enumerated when ``None``), plus
+        α·Σ −log q(y|x) on a labelled batch."""
+        loss = self.enumerated(objective).differentiable_loss(self.model, self.guide, x, y)
+        if y is not None and self.alpha > 0:
+            loss = loss + self.alpha * F.cross_entropy(self.classifier(x), y, reduction="sum")
+        return loss
+
+    # -- plain-torch helpers (no Pyro effects) ----------------------------------------------
+
+    def q_y(self, x):
+        """q(y|x), a Categorical with batch shape ``x.shape[:1]``."""
+        return dist.Categorical(logits=self.classifier(x))
+
+    def q(self, x, y):
+        """q(z|x,y); ``y`` broadcasts against the batch (e.g. ``(K, 1)`` for all classes)."""
+        h = F.relu(self.encoder(x))
+        return self.posterior(self.head(with_label(h, y, self.num_classes)))
+
+    def q_z(self, x):
+        """q(z|x, ŷ) at the most probable label ŷ: the posterior handed to priors that ask for
+        one (e.g. a VampPrior's pseudo-inputs)."""
+        return self.q(x, self.classifier(x).argmax(-1))
+
+    def p_x(self, z, y):
+        """p(x|y,z) as a distribution over images."""
+        return self.likelihood(self.decoder(with_label(z, y, self.num_classes)))
+
+    @torch.no_grad()
+    def classify(self, x):
+        """The most probable label under q(y|x)."""
+        return self.classifier(x).argmax(-1)
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        """E[x|y,z] at ŷ = argmax q(y|x) and z drawn from q(z|x,ŷ)."""
+        y = self.classify(x)
+        return self.likelihood.mean(self.decoder(with_label(self.q(x, y).sample(), y,
+                                                            self.num_classes)))
+
+    @torch.no_grad()
+    def sample(self, n, y=None):
+        """``n`` images E[x|y,z], z from the prior and y from p(y) (or the given labels)."""
+        if y is None:
+            y = dist.Categorical(probs=self.label_probs).sample((n,))
+        z = self.prior().sample((n,))
+        return self.likelihood.mean(self.decoder(with_label(z, y, self.num_classes)))
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def elbo_terms(self, x, num_samples=1):
+        """Per-example unlabelled ELBO with y summed out in closed form.
+
+        With q_y = q(y|x) and, for each class y, R_y = E_{q(z|x,y)}[log p(x|y,z)] (Monte Carlo,
+        ``num_samples`` draws) and KL_y = KL(q(z|x,y) || p(z)) (closed form where registered, else
+        Monte Carlo)::
+
+            reconstruction = Σ_y q_y R_y
+            kl             = Σ_y q_y KL_y + Σ_y q_y (log q_y − log p(y))   [KL over (y, z)]
+            elbo           = reconstruction − kl  ≤ log p(x)
+
+        :returns: ``({"elbo", "reconstruction", "kl"}: tensors (B,), kl_method)``.
+        """
+        log_qy = torch.log_softmax(self.classifier(x), -1)  # (B, K)
+        ys = torch.arange(self.num_classes, device=x.device).unsqueeze(-1)  # (K, 1)
+        qz = self.q(x, ys)  # batch (K, B)
+        z = qz.sample((num_samples,))  # (S, K, B, z_dim)
+        rec = self.p_x(z, ys).log_prob(x).mean(0).T  # (B, K)
+        p = self.prior()
+        kl_z = analytic_kl(qz, p)
+        method = "analytic"
+        if kl_z is None:
+            kl_z, method = (qz.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
+        qy = log_qy.exp()
+        kl_y = (qy * (log_qy - self.label_probs.log())).sum(-1)
+        reconstruction = (qy * rec).sum(-1)
+        kl = (qy * kl_z.T).sum(-1) + kl_y
+        return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}, method
+
+    @torch.no_grad()
+    def evaluate(self, x, y=None, batch_size=1000, num_samples=1):
+        """Unlabelled ELBO, reconstruction and KL (nats per example, with standard errors) and,
+        with labels, the accuracy of argmax q(y|x) with its binomial standard error."""
+        parts = {"elbo": [], "reconstruction": [], "kl": []}
+        correct = []
+        method = None
+        for start in range(0, x.shape[0], batch_size):
+            xb = x[start : start + batch_size]
+            terms, method = self.elbo_terms(xb, num_samples)
+            for key, value in terms.items():
+                parts[key].append(value)
+            if y is not None:
+                correct.append(self.classify(xb) == y[start : start + batch_size])
+        result = {}
+        for key, chunks in parts.items():
+            result[key], result[f"{key}_stderr"] = summarize(torch.cat(chunks).double())
+        result["kl_method"] = method
+        result["num_examples"] = int(x.shape[0])
+        if y is not None:
+            result["accuracy"], result["accuracy_stderr"] = summarize(torch.cat(correct).double())
+        return result
+
+    # -- training data -----------------------------------------------------------------------
+
+    def batches(self, dataset, batch_size, seed):
+        """Labelled batches (``num_labels`` balanced labels chosen with ``label_seed``; all when
+        0) interleaved with unlabelled ones: see
+        :class:`~pyrovae.data.labels.SemiSupervisedBatcher`."""
+        y = dataset.train.y
+        n = len(dataset.train)
+        if self.num_labels:
+            labelled, unlabelled = choose_labels(y, self.num_labels, self.num_classes,
+                                                 self.label_seed)
+        else:
+            labelled, unlabelled = torch.arange(n), torch.arange(0)
+        return SemiSupervisedBatcher(
+            dataset.train.x, y, labelled, unlabelled, batch_size=batch_size,
+            dynamic_binarize=dataset.binarize == "dynamic", seed=seed,
+        )
+
+    def check_data(self, dataset):
+        """Also refuse data without labels or with a different number of classes."""
+        if dataset.num_classes is None or dataset.train.y is None:
+            raise DataError(
+                f"the m2 model needs a labelled data set, but '{dataset.name}' has no labels"
+            )
+        if dataset.num_classes != self.num_classes:
+            raise DataError(
+                f"'{dataset.name}' has {dataset.num_classes} classes but the model "
+                f"{self.num_classes}; use the data the model was trained on"
+            )
+        super().check_data(dataset)
+
+    # -- pictures ----------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def figures(self, dataset, run_dir, rows=8):
+        """``conditional_samples.png`` (row: one z from the prior; column: one class) and
+        ``analogies.png`` (first column: a test image; then its style z, the mean of
+        q(z|x,y) at its true label, decoded with every class). Nothing for non-image data."""
+        k = self.num_classes
+        ys = torch.arange(k, device=self.label_probs.device)
+        z = self.prior().sample((rows,)).unsqueeze(1)  # (rows, 1, z_dim)
+        grid = self.likelihood.mean(self.decoder(with_label(z, ys, k)))  # (rows, K, ...)
+        samples = as_images(grid.reshape(rows * k, *self.event_shape), self.event_shape)
+        if samples is None:
+            return []
+        written = [save_grid(samples, run_dir / "conditional_samples.png", nrow=k)]
+        x, y = dataset.test.x[:rows], dataset.test.y[:rows]
+        qz = self.q(x, y)
+        try:
+            style = qz.mean
+        except NotImplementedError:
+            style = qz.sample()
+        decoded = self.likelihood.mean(self.decoder(with_label(style.unsqueeze(1), ys, k)))
+        images = torch.cat([x.unsqueeze(1), decoded], dim=1)  # (rows, 1 + K, ...)
+        images = as_images(images.reshape(rows * (k + 1), *self.event_shape), self.event_shape)
+        written.append(save_grid(images, run_dir / "analogies.png", nrow=k + 1))
+        return written

@@ -1,0 +1,117 @@
+import tomllib
+
+import pytest
+
+from pyrovae import ConfigError, load_config
+from pyrovae.config import Component, config_from_dict, config_to_dict, parse_value
+
+
+def test_defaults_are_resolved_with_every_option():
+    config = load_config()
+    assert config.data.name == "digits"
+    assert config.model.prior == Component("normal", {})
+    assert config.model.guide.options == {"min_scale": 1e-4}
+    assert config.train.objective.options == {"num_particles": 1}
+    assert config.model.likelihood.name == "bernoulli"
+
+
+def test_toml_file_flags_and_overrides_in_order(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(
+        """
+[data]
+name = "digits"
+binarize = "static"
+
+[model]
+z_dim = 8
+prior = { name = "learned-normal", min_scale = 0.01 }
+likelihood = "gaussian"
+
+[train]
+epochs = 3
+objective = { name = "meanfield", num_particles = 4 }
+"""
+    )
+    config = load_config(
+        path,
+        ["model.likelihood.scale=0.2", "train.lr=3e-4", "model.encoder.hidden=[32, 16]"],
+        **{"train.epochs": 5, "model.z_dim": None},
+    )
+    assert config.data.binarize == "static"
+    assert config.model.z_dim == 8  # flag None: not given
+    assert config.train.epochs == 5  # flag beats file
+    assert config.model.prior.options == {"min_scale": 0.01}
+    assert config.model.likelihood.options["scale"] == 0.2
+    assert config.model.likelihood.options["learn_scale"] == "fixed"
+    assert config.train.lr == 3e-4
+    assert config.model.encoder.options["hidden"] == [32, 16]
+    assert config.train.objective == Component("meanfield", {"num_particles": 4})
+
+
+def test_flag_with_new_component_name_drops_old_options(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nprior = { name = "learned-normal", min_scale = 0.5 }\n')
+    config = load_config(path, **{"model.prior": "normal"})
+    assert config.model.prior == Component("normal", {})
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"modle": {}}, "unknown section \\[modle\\] \\(did you mean 'model'\\?\\)"),
+        ({"model": {"zdim": 3}}, "unknown key 'model.zdim' \\(did you mean 'z_dim'\\?\\)"),
+        ({"model": {"prior": "nromal"}}, "unknown prior 'nromal' \\(did you mean 'normal'\\?\\)"),
+        ({"model": {"prior": {"name": "normal", "scale": 2}}}, "prior 'normal' has no option"),
+        ({"model": {"z_dim": 0}}, "model.z_dim must be positive"),
+        ({"model": {"z_dim": 2.5}}, "model.z_dim must be int"),
+        ({"train": {"lr": -1.0}}, "train.lr must be positive"),
+        ({"train": {"batch_size": 0}}, "train.batch_size must be positive"),
+        ({"train": {"objective": "elbo"}}, "unknown objective 'elbo'"),
+        ({"train": {"optimizer": "adamm"}}, "did you mean 'adam'"),
+        ({"data": {"name": "mnsit"}}, "unknown dataset 'mnsit' \\(did you mean 'mnist'\\?\\)"),
+        ({"data": {"valid_fraction": 1.5}}, "fraction"),
+        ({"model": {"prior": {"min_scale": 1}}}, "needs a name"),
+    ],
+)
+def test_bad_configs_fail_at_load_time(raw, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(raw)
+
+
+def test_bad_overrides():
+    with pytest.raises(ConfigError, match="section.key=value"):
+        load_config(None, ["model.z_dim"])
+    with pytest.raises(ConfigError, match="unknown section 'mdel'"):
+        load_config(None, ["mdel.z_dim=3"])
+    with pytest.raises(ConfigError, match="has no option 'hiden'"):
+        load_config(None, ["model.encoder.hiden=[3]"])
+    with pytest.raises(ConfigError, match="not a component"):
+        load_config(None, ["model.z_dim.x=3"])
+
+
+def test_bad_toml_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model\nz_dim = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_parse_value():
+    assert parse_value("3") == 3
+    assert parse_value("1e-3") == 1e-3
+    assert parse_value("true") is True
+    assert parse_value("[1, 2]") == [1, 2]
+    assert parse_value("mixture") == "mixture"
+    assert parse_value('"3"') == "3"
+
+
+def test_round_trip_through_toml():
+    import tomli_w
+
+    config = load_config(None, ["model.prior=learned-normal", "train.epochs=2"])
+    text = tomli_w.dumps(config_to_dict(config))
+    again = config_from_dict(tomllib.loads(text))
+    assert config_to_dict(again) == config_to_dict(config)
