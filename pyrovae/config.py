@@ -80,8 +80,8 @@ class DataConfig:
 class ModelConfig:
     """``[model]``: the latent size and the components (see ``pyrovae list``).
 
-    ``kl_weight`` is β on the KL term (1 is the ELBO); ``kl_warmup_epochs`` ramps it linearly
-    from 0 to β over that many epochs.
+    ``kl_weight`` is β > 0 on the KL term (1 is the ELBO); ``kl_warmup_epochs`` = W ramps it
+    linearly, β·(e + 1)/W in epoch e = 0, 1, ..., reaching β after W epochs.
 
     The semi-supervised ``m2`` kind also reads ``classifier`` (the network of q(y|x), an encoder
     with one output per class), ``label_prior`` (p(y): ``"uniform"`` or a list of class
@@ -147,10 +147,10 @@ _POSITIVE = {
     "train.batch_size",
     "train.eval_batch_size",
     "train.eval_samples",
+    "model.kl_weight",
 }
 _NON_NEGATIVE = {
     "train.epochs",
-    "model.kl_weight",
     "model.kl_warmup_epochs",
     "train.num_threads",
     "data.labels",

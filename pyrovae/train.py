@@ -62,10 +62,12 @@ def resolve_device(name):
 
 
 def kl_weight_at(epoch, beta, warmup_epochs):
-    """β · min(1, epoch / warmup_epochs): linear KL warm-up from 0 (epoch counts from 0)."""
+    """β · min(1, (epoch + 1) / warmup_epochs), epochs counted from 0: a linear KL warm-up that
+    reaches β in the last warm-up epoch. (It starts at β / warmup_epochs, not 0: Pyro's
+    ``poutine.scale`` needs a positive weight.)"""
     if warmup_epochs <= 0:
         return beta
-    return beta * min(1.0, epoch / warmup_epochs)
+    return beta * min(1.0, (epoch + 1) / warmup_epochs)
 
 
 class Trainer:

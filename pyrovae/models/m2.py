@@ -90,7 +90,9 @@ class M2(LatentVariableModel):
         self.head = head
         self.classifier = classifier
         self.decoder = decoder
-        self.register_buffer("label_probs", torch.as_tensor(label_probs, dtype=torch.float32))
+        self.register_buffer(
+            "label_probs", torch.as_tensor(label_probs, dtype=torch.get_default_dtype())
+        )
         self.alpha = float(alpha)
         self.num_labels = int(num_labels)
         self.label_seed = int(label_seed)
@@ -111,7 +113,7 @@ class M2(LatentVariableModel):
         if label_prior == "uniform":
             label_probs = torch.full((k,), 1.0 / k)
         else:
-            label_probs = torch.as_tensor(label_prior, dtype=torch.float32)
+            label_probs = torch.as_tensor(label_prior, dtype=torch.get_default_dtype())
             if label_probs.shape != (k,):
                 raise DataError(
                     f"model.label_prior has {label_probs.numel()} probabilities but the data "
@@ -191,10 +193,12 @@ class M2(LatentVariableModel):
             )
         key = id(objective)
         if key not in self._enum_objectives:
+            vectorized = objective.vectorize_particles and objective.num_particles > 1
             self._enum_objectives[key] = TraceEnum_ELBO(
                 num_particles=objective.num_particles,
                 vectorize_particles=objective.vectorize_particles,
-                max_plate_nesting=objective.max_plate_nesting,
+                # an ELBO with vectorized particles has already counted their plate
+                max_plate_nesting=objective.max_plate_nesting - int(vectorized),
                 strict_enumeration_warning=False,  # labelled batches have nothing to enumerate
             )
         return self._enum_objectives[key]

@@ -25,7 +25,14 @@ from ..priors import PRIORS
 from ..infer.elbo import evaluate_elbo
 from .base import MODELS, LatentVariableModel
 
-__all__ = ["VAE"]
+__all__ = ["VAE", "kl_scale"]
+
+
+def kl_scale(weight):
+    """The handler that weights a latent site by β: ``poutine.scale(β)``, or for β = 0 (the
+    first epoch of KL warm-up, or ``model.kl_weight = 0``) ``poutine.mask(False)``, which drops
+    the site's log p and log q from the ELBO, since Pyro refuses a scale of 0."""
+    return poutine.mask(mask=False) if weight == 0 else poutine.scale(scale=weight)
 
 
 @MODELS.register("vae")
@@ -106,14 +113,14 @@ class VAE(LatentVariableModel):
     def model(self, x, y=None):
         """p(z) p(x|z); ``y`` (labels) is accepted and ignored so batches can carry labels."""
         with pyro.plate("data", x.shape[0]):
-            with poutine.scale(scale=self.kl_weight):
+            with kl_scale(self.kl_weight):
                 z = pyro.sample("z", self.prior())
             pyro.sample("x", self.likelihood(self.decoder(z)), obs=x)
 
     def guide(self, x, y=None):
         """q(z|x) from the encoder and the posterior family."""
         with pyro.plate("data", x.shape[0]):
-            with poutine.scale(scale=self.kl_weight):
+            with kl_scale(self.kl_weight):
                 pyro.sample("z", self.q(x))
 
     # -- plain-torch helpers (no Pyro effects) ----------------------------------------------

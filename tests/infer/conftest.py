@@ -112,6 +112,12 @@ class LinearGaussian:
 
 
 @pytest.fixture
+def make_linear_gaussian(float64):
+    """The :class:`LinearGaussian` class, for tests that need other sizes (float64)."""
+    return LinearGaussian
+
+
+@pytest.fixture
 def linear_gaussian(float64):
     """The linear-Gaussian VAE with the exact posterior as guide (float64)."""
     return LinearGaussian()

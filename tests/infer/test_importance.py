@@ -36,7 +36,11 @@ def test_bound_rises_towards_log_px_and_stays_below(linear_gaussian, mean_and_st
     lg.set_poor_guide()
     log_px = lg.log_px()
     ks = [1, 3, 10, 30, 100]
-    bounds = {k: importance_bound(lg.vae, lg.x, k) for k in ks + [1000]}
+    # E[L_K] per example, averaged over 10 draws so the gains (0.1-5 nats) stand out of the
+    # Monte Carlo noise; the 1000-sample bound is a single draw
+    bounds = {k: torch.stack([importance_bound(lg.vae, lg.x, k) for _ in range(10)]).mean(0)
+              for k in ks}
+    bounds[1000] = importance_bound(lg.vae, lg.x, 1000)
     for small, large in zip(ks[:-1], ks[1:]):
         mean, se = mean_and_stderr(bounds[large] - bounds[small])  # paired per example
         assert mean > 3 * se, f"L_{large} does not rise above L_{small}: {mean} ± {se}"

@@ -1,0 +1,64 @@
+"""The network battery: every registered encoder and decoder keeps the shape contract
+(``batch + in_shape -> batch + (F,)`` and ``batch + (D,) -> batch + (P,) + event_shape``) for
+1x28x28, 1x8x8 and 3x32x32 images and any leading batch dimensions; conv refuses flat data."""
+
+import pytest
+import torch
+
+from pyrovae.errors import ConfigError
+from pyrovae.nets import DECODERS, ENCODERS
+from pyrovae.nets.conv import conv_sizes
+
+SHAPES = [(1, 28, 28), (1, 8, 8), (3, 32, 32)]
+#: small sizes per network name so the battery stays fast
+SMALL = {"mlp": {"hidden": [16]}, "conv": {"channels": [4, 8], "hidden": 16}}
+
+
+def test_every_network_has_small_options():
+    for name in set(ENCODERS.names()) | set(DECODERS.names()):
+        assert name in SMALL, f"add small test options for network '{name}' to SMALL"
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", ENCODERS.names())
+def test_encoder_shapes(name, shape):
+    enc = ENCODERS.build(name, {"in_shape": shape, "out_features": 6}, **SMALL[name])
+    assert enc(torch.rand(5, *shape)).shape == (5, 6)
+    assert enc(torch.rand(2, 3, *shape)).shape == (2, 3, 6)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name", DECODERS.names())
+def test_decoder_shapes(name, shape):
+    dec = DECODERS.build(name, {"in_features": 4, "out_shape": (2, *shape)}, **SMALL[name])
+    assert dec(torch.randn(5, 4)).shape == (5, 2, *shape)
+    assert dec(torch.randn(2, 3, 4)).shape == (2, 3, 2, *shape)
+
+
+def test_conv_sizes_halve_rounding_up():
+    assert conv_sizes(28, 2) == [28, 14, 7]
+    assert conv_sizes(8, 3) == [8, 4, 2, 1]
+    assert conv_sizes(7, 2) == [7, 4, 2]
+
+
+@pytest.mark.parametrize("shape", [(1, 7, 9), (2, 5, 5)], ids=str)
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_conv_round_trips_odd_sizes_and_kernels(shape, kernel_size):
+    opts = {"channels": [4, 4, 4], "hidden": 8, "kernel_size": kernel_size, "activation": "elu"}
+    dec = DECODERS.build("conv", {"in_features": 2, "out_shape": (1, *shape)}, **opts)
+    enc = ENCODERS.build("conv", {"in_shape": shape, "out_features": 3}, **opts)
+    assert dec(torch.randn(3, 2)).shape == (3, 1, *shape)
+    assert enc(torch.rand(3, *shape)).shape == (3, 3)
+
+
+def test_conv_on_flat_data_is_a_config_error():
+    with pytest.raises(ConfigError, match="mlp"):
+        ENCODERS.build("conv", {"in_shape": (64,), "out_features": 4})
+    with pytest.raises(ConfigError, match="mlp"):
+        DECODERS.build("conv", {"in_features": 4, "out_shape": (1, 64)})
+
+
+@pytest.mark.parametrize("options", [{"kernel_size": 4}, {"channels": [0]}, {"activation": "nope"}])
+def test_conv_bad_options(options):
+    with pytest.raises(ConfigError):
+        ENCODERS.build("conv", {"in_shape": (1, 8, 8), "out_features": 4}, **options)
