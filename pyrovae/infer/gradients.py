@@ -60,13 +60,15 @@ def gradient_draws(vae, objective, x, draws, groups=None):
     :returns: ``{group: tensor (draws, P)}``, float64.
     """
     groups = parameter_groups(vae) if groups is None else groups
+    params = [p for group in groups.values() for p in group]
     out = {name: [] for name in groups}
     with _unit_kl_weight(vae):
         for _ in range(draws):
             loss = objective.differentiable_loss(vae.model, vae.guide, x) / x.shape[0]
-            for name, params in groups.items():
-                grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-                flat = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+            grads = iter(torch.autograd.grad(loss, params, allow_unused=True))
+            for name, group in groups.items():
+                flat = [torch.zeros_like(p) if g is None else g
+                        for p, g in zip(group, grads)]
                 out[name].append(torch.cat([g.reshape(-1) for g in flat]).double())
     return {name: torch.stack(rows) for name, rows in out.items()}
 

@@ -28,8 +28,9 @@ def test_beta_scales_exactly_the_kl_term(beta, float64):
 
 
 def test_warmup_schedule_values():
-    assert [kl_weight_at(e, 1.0, 4) for e in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
-    assert [kl_weight_at(e, 0.5, 2) for e in range(4)] == [0.0, 0.25, 0.5, 0.5]
+    """β (e + 1) / N for epochs e = 0, 1, ... until it reaches β (it starts above 0)."""
+    assert [kl_weight_at(e, 1.0, 4) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert [kl_weight_at(e, 0.5, 2) for e in range(4)] == [0.25, 0.5, 0.5, 0.5]
     assert kl_weight_at(0, 2.0, 0) == 2.0 and kl_weight_at(7, 2.0, 0) == 2.0
 
 
@@ -38,4 +39,4 @@ def test_trainer_applies_the_schedule_per_epoch():
     vae = VAE.build(data.event_shape, z_dim=2, encoder={"name": "mlp", "hidden": [8]},
                     decoder={"name": "mlp", "hidden": [8]})
     rows = Trainer(vae, kl_weight=0.8, kl_warmup_epochs=2).fit(data, epochs=3, batch_size=512)
-    assert [r["kl_weight"] for r in rows] == pytest.approx([0.0, 0.4, 0.8])
+    assert [r["kl_weight"] for r in rows] == pytest.approx([0.4, 0.8, 0.8])

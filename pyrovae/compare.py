@@ -1,0 +1,215 @@
+"""``pyrovae compare``: every estimator of log p(x) side by side, and the gradient noise of the
+Monte Carlo versus analytic KL.
+
+The table has one row per estimator (all in nats per example, higher is better for a bound):
+
+* ``elbo-mc``: the ELBO with S particles, KL by Monte Carlo, E[log p(x,z) − log q(z|x)];
+* ``elbo-analytic``: the ELBO with S particles for the reconstruction and the KL in closed form;
+* ``importance``: the importance-sampled bound L_K = log (1/K) Σ p(x, z_k)/q(z_k|x);
+* ``naive``: log (1/K) Σ p(x|z_k) with z_k from the prior.
+
+For each: ``mean`` (over examples, averaged over the R repeats), ``std`` (the standard deviation
+of that mean across R runs with seeds ``seed``..``seed+R−1``: the Monte Carlo noise of the number
+you would report), ``stderr`` (the standard error over examples, spread / √N, averaged over
+repeats: how much the number would move with other test images) and ``seconds`` (wall time of one
+run). All ELBOs and bounds are below log p(x) in expectation; L_K rises towards it with K.
+
+Below it, for a fixed batch, the noise of the gradient of the ``trace`` (Monte Carlo KL) and
+``meanfield`` (closed-form KL) objectives per parameter group, see
+:mod:`pyrovae.infer.gradients`.
+"""
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import pyro
+import torch
+
+from .infer.elbo import evaluate_elbo
+from .infer.gradients import gradient_noise
+from .infer.importance import importance_bound
+from .infer.logmeanexp import DEFAULT_MAX_ROWS
+from .infer.naive import naive_estimate
+from .infer.objectives import OBJECTIVES
+
+__all__ = [
+    "DEFAULT_ESTIMATORS",
+    "FAMILIES",
+    "Estimator",
+    "compare",
+    "compare_estimators",
+    "compare_gradients",
+    "format_comparison",
+]
+
+
+def _elbo(kl):
+    def estimate(vae, x, k, max_rows):
+        summary = evaluate_elbo(vae, x, batch_size=max(1, max_rows // k), num_samples=k, kl=kl)
+        return summary["elbo"], summary["elbo_stderr"]
+
+    return estimate
+
+
+def _per_example(estimator):
+    def estimate(vae, x, k, max_rows):
+        values = estimator(vae, x, k, max_rows=max_rows)
+        stderr = values.std().item() / math.sqrt(values.numel()) if values.numel() > 1 else math.nan
+        return values.mean().item(), stderr
+
+    return estimate
+
+
+#: family -> (description, ``estimate(vae, x, k, max_rows) -> (mean, stderr)``)
+FAMILIES = {
+    "elbo-mc": ("ELBO, Monte Carlo KL", _elbo("monte-carlo")),
+    "elbo-analytic": ("ELBO, analytic KL", _elbo("analytic")),
+    "importance": ("importance-sampled bound", _per_example(importance_bound)),
+    "naive": ("naive, z from the prior", _per_example(naive_estimate)),
+}
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One row of the table: a family of :data:`FAMILIES` and its sample count (S or K)."""
+
+    family: str
+    k: int
+
+
+DEFAULT_ESTIMATORS = (
+    *(Estimator("elbo-mc", k) for k in (1, 10, 100)),
+    *(Estimator("elbo-analytic", k) for k in (1, 10, 100)),
+    *(Estimator("importance", k) for k in (1, 10, 100, 1000, 5000)),
+    Estimator("naive", 1000),
+)
+
+
+def compare_estimators(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
+                       max_rows=DEFAULT_MAX_ROWS):
+    """Run every estimator ``repeats`` times on ``x``.
+
+    :returns: a list of rows ``{"family", "estimator", "k", "mean", "std", "stderr",
+        "seconds", "available"}``; ``available`` is False (and the numbers NaN) for an
+        analytic ELBO when the (guide, prior) pair has no closed-form KL.
+    """
+    rows = []
+    for est in estimators:
+        description, estimate = FAMILIES[est.family]
+        means, stderrs, seconds = [], [], []
+        try:
+            for r in range(repeats):
+                pyro.set_rng_seed(seed + r)
+                start = time.perf_counter()
+                mean, stderr = estimate(vae, x, est.k, max_rows)
+                seconds.append(time.perf_counter() - start)
+                means.append(mean)
+                stderrs.append(stderr)
+        except ValueError:  # no closed-form KL for this guide and prior
+            rows.append({"family": est.family, "estimator": description, "k": est.k,
+                         "mean": math.nan, "std": math.nan, "stderr": math.nan,
+                         "seconds": math.nan, "available": False})
+            continue
+        means = torch.tensor(means, dtype=torch.float64)
+        rows.append({
+            "family": est.family,
+            "estimator": description,
+            "k": est.k,
+            "mean": means.mean().item(),
+            "std": means.std().item() if repeats > 1 else math.nan,
+            "stderr": sum(stderrs) / len(stderrs),
+            "seconds": sum(seconds) / len(seconds),
+            "available": True,
+        })
+    return rows
+
+
+def compare_gradients(vae, x, particles=(1, 10, 100), draws=20, seed=0):
+    """Gradient noise of ``trace`` and ``meanfield`` on the batch ``x`` for each particle count.
+
+    :returns: rows ``{"objective", "particles", "group", "variance", "snr", "mean_norm",
+        "seconds"}`` (seconds: wall time of all draws of that objective and particle count).
+    """
+    rows = []
+    for name in ("trace", "meanfield"):
+        for p in particles:
+            objective = OBJECTIVES.build(
+                name, {"max_plate_nesting": vae.max_plate_nesting}, num_particles=p
+            )
+            start = time.perf_counter()
+            noise = gradient_noise(vae, objective, x, draws=draws, seed=seed)
+            seconds = time.perf_counter() - start
+            for group, stats in noise.items():
+                rows.append({"objective": name, "particles": p, "group": group, **stats,
+                             "seconds": seconds})
+    return rows
+
+
+def compare(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
+            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS):
+    """The whole comparison: estimator table and gradient noise (on the first
+    ``gradient_batch`` examples of ``x``).
+
+    :param vae: a model with ``q``, ``prior``, ``p_x``, ``model`` and ``guide``.
+    :param x: the examples, ``(N,) + event_shape``.
+    :param estimators: the rows (default :data:`DEFAULT_ESTIMATORS`).
+    :param int repeats: runs per estimator, seeds ``seed``.. (default 3).
+    :param int seed: first seed (default 0).
+    :param particles: particle counts for the gradient noise (default 1, 10, 100).
+    :param int draws: gradient draws per objective and particle count (default 20).
+    :param int gradient_batch: examples in the fixed gradient batch (default 100).
+    :param int max_rows: samples × images per decoder call (default 16384).
+    :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
+        "gradient_draws", "gradient_noise": [...]}``.
+    """
+    vae.eval()
+    result = {
+        "num_examples": int(x.shape[0]),
+        "repeats": int(repeats),
+        "seed": int(seed),
+        "estimators": compare_estimators(vae, x, estimators, repeats, seed, max_rows),
+    }
+    batch = x[:gradient_batch]
+    result["gradient_batch"] = int(batch.shape[0])
+    result["gradient_draws"] = int(draws)
+    result["gradient_noise"] = compare_gradients(vae, batch, particles, draws, seed)
+    return result
+
+
+def _number(value, width, digits):
+    return f"{'n/a':>{width}}" if value is None or math.isnan(value) else \
+        f"{value:>{width}.{digits}f}"
+
+
+def format_comparison(result):
+    """The comparison as plain-text tables."""
+    lines = [
+        f"estimators of log p(x), nats per example ({result['num_examples']} examples, "
+        f"{result['repeats']} repeats):",
+        f"  {'estimator':<26} {'K':>5} {'mean':>11} {'std(runs)':>10} {'stderr':>8} "
+        f"{'time/s':>8}",
+    ]
+    for row in result["estimators"]:
+        lines.append(
+            f"  {row['estimator']:<26} {row['k']:>5} {_number(row['mean'], 11, 3)} "
+            f"{_number(row['std'], 10, 4)} {_number(row['stderr'], 8, 3)} "
+            f"{_number(row['seconds'], 8, 2)}"
+        )
+    lines += [
+        "  std(runs): spread of the mean over repeated runs (Monte Carlo noise); stderr: over "
+        "examples",
+        "",
+        f"gradient noise on a batch of {result['gradient_batch']} examples "
+        f"({result['gradient_draws']} draws; variance = mean per-coordinate variance of the "
+        "gradient per example, snr = |E g| / sqrt(tr Cov g)):",
+        f"  {'objective':<10} {'particles':>9} {'group':<8} {'variance':>11} {'snr':>8}",
+    ]
+    for row in result["gradient_noise"]:
+        lines.append(
+            f"  {row['objective']:<10} {row['particles']:>9} {row['group']:<8} "
+            f"{row['variance']:>11.3e} {row['snr']:>8.3f}"
+        )
+    lines.append("  trace: Monte Carlo KL (Trace_ELBO); meanfield: closed-form KL "
+                 "(TraceMeanField_ELBO)")
+    return "\n".join(lines)
