@@ -1,4 +1,4 @@
-"""The ``pyrovae`` command: train, evaluate, sample, list.
+"""The ``pyrovae`` command: train, evaluate, compare, sample, list.
 
 Errors a user can cause are reported as one line on stderr with exit status 2; nothing already
 written is touched (run files are written atomically).
@@ -72,7 +72,12 @@ def _parser():
     t.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
-    e = sub.add_parser("evaluate", help="ELBO (and its terms) of a trained run on a split")
+    e = sub.add_parser(
+        "evaluate",
+        help="ELBO (and its terms) of a trained run on a split",
+        epilog=EVALUATE_KEYS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--split", choices=["test", "valid", "train"], default="test")
     e.add_argument("--samples", type=int, default=1, metavar="N", help="z draws per example")
@@ -80,6 +85,38 @@ def _parser():
     e.add_argument("--data-dir", metavar="DIR", help="override the run's data.dir")
     e.add_argument("--device", default="cpu", metavar="DEV")
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument(
+        "--iwae-k",
+        type=int,
+        metavar="K",
+        help="also the importance-sampled bound on log p(x) with K samples per example "
+        "(papers use 5000)",
+    )
+
+    c = sub.add_parser(
+        "compare",
+        help="every estimator of log p(x) side by side, and MC vs analytic KL gradient noise",
+        description="A table of the MC and analytic-KL ELBO (1, 10, 100 particles), the "
+        "importance-sampled bound (K = 1 ... 5000) and the naive prior-sampling estimate "
+        "(K = 1000): mean, std across repeated runs, standard error over examples, time; "
+        "then the gradient variance and signal-to-noise ratio of the Monte Carlo (trace) and "
+        "analytic (meanfield) KL objectives for 1, 10, 100 particles.",
+    )
+    c.add_argument("run_dir", metavar="RUN_DIR")
+    c.add_argument("--split", choices=["test", "valid", "train"], default="test")
+    c.add_argument("--max-examples", type=int, default=1000, metavar="N",
+                   help="use the first N examples of the split (default 1000; 0: all)")
+    c.add_argument("--repeats", type=int, default=3, metavar="R",
+                   help="runs of each estimator with seeds SEED..SEED+R-1 (default 3)")
+    c.add_argument("--draws", type=int, default=20, metavar="D",
+                   help="gradient draws per objective and particle count (default 20)")
+    c.add_argument("--seed", type=int, default=0, metavar="N")
+    c.add_argument("--plot", metavar="FILE.png",
+                   help="also plot the estimates against K and gradient variance against "
+                   "particles")
+    c.add_argument("--data-dir", metavar="DIR", help="override the run's data.dir")
+    c.add_argument("--device", default="cpu", metavar="DEV")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("sample", help="a PNG grid of samples from a trained run's prior")
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -90,6 +127,43 @@ def _parser():
     ls = sub.add_parser("list", help="every registered component with a description")
     ls.add_argument("--json", action="store_true")
     return parser
+
+
+EVALUATE_KEYS = """\
+JSON keys (--json), all in nats per example unless said otherwise:
+  run_dir, split, epoch        the run, the split evaluated, the checkpoint's epoch
+  samples                      z draws per example for the ELBO's Monte Carlo parts
+  num_examples                 examples in the split
+  elbo, elbo_stderr            mean ELBO and its standard error over examples
+  reconstruction, reconstruction_stderr   E_q[log p(x|z)] and its standard error
+  kl, kl_stderr                KL(q(z|x) || p(z)) and its standard error
+  kl_method                    "analytic" (closed form) or "monte-carlo"
+  accuracy*                    classification accuracy (models with labels only)
+with --iwae-k K:
+  log_likelihood               mean over examples of log (1/K) sum_k p(x,z_k)/q(z_k|x),
+                               z_k ~ q(z|x): the importance-sampled bound (test
+                               log-likelihood); a lower bound on log p(x), at least the ELBO
+                               in expectation
+  log_likelihood_stderr        its standard error over examples
+  iwae_k                       K
+  log_likelihood_seconds       wall time of that bound
+"""
+
+
+def _estimator_ready(module, what):
+    """The estimators of log p(x) need q(z|x), p(z) and p(x|z) (``q``, ``prior``, ``p_x``)."""
+    if not all(hasattr(module, name) for name in ("q", "prior", "p_x")):
+        raise PyroVAEError(f"{what} needs a model with q(z|x), p(z) and p(x|z), such as a vae; "
+                           f"this run's model is a {type(module).__name__}")
+
+
+def _png_path(flag, path):
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise PyroVAEError(f"{flag} {path}: the output must be a .png file")
+    if not path.parent.is_dir():
+        raise PyroVAEError(f"{flag} {path}: folder {path.parent} does not exist")
+    return path
 
 
 def _positive(name, value):
@@ -144,7 +218,10 @@ def cmd_evaluate(args):
     from .train import load_data
 
     _positive("--samples", args.samples)
+    _positive("--iwae-k", args.iwae_k)
     config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir)
+    if args.iwae_k is not None:
+        _estimator_ready(module, "--iwae-k")
     dataset = load_data(config, device)
     module.check_data(dataset)
     split = dataset.split(args.split)
@@ -154,6 +231,15 @@ def cmd_evaluate(args):
     )
     result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
               "samples": args.samples, **result}
+    if args.iwae_k is not None:
+        from .infer.importance import evaluate_log_likelihood
+
+        pyro.set_rng_seed(args.seed)
+        start = time.perf_counter()
+        bound = evaluate_log_likelihood(module, split.x, args.iwae_k)
+        result.update(log_likelihood=bound["log_likelihood"],
+                      log_likelihood_stderr=bound["log_likelihood_stderr"],
+                      iwae_k=args.iwae_k, log_likelihood_seconds=time.perf_counter() - start)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -161,10 +247,49 @@ def cmd_evaluate(args):
               f"epoch {result['epoch']}), nats per example:")
         for key in ("elbo", "reconstruction", "kl"):
             print(f"  {key:<15} {result[key]:>12.4f}  ± {result[key + '_stderr']:.4f}")
+        if args.iwae_k is not None:
+            print(f"  {'log_likelihood':<15} {result['log_likelihood']:>12.4f}  ± "
+                  f"{result['log_likelihood_stderr']:.4f}  (importance-sampled bound, "
+                  f"K = {args.iwae_k}, {result['log_likelihood_seconds']:.1f} s)")
         print(f"  KL is {result['kl_method']}; ± is one standard error over examples")
         for key, value in result.items():
             if key.startswith("accuracy"):
                 print(f"  {key:<15} {value:>12.4f}")
+    return 0
+
+
+def cmd_compare(args):
+    from .compare import compare, format_comparison, jsonable
+    from .train import load_data
+
+    for flag in ("repeats", "draws"):
+        _positive(f"--{flag}", getattr(args, flag))
+    if args.draws < 2:
+        raise PyroVAEError("--draws must be at least 2 to estimate a gradient variance")
+    if args.max_examples < 0:
+        raise PyroVAEError(f"--max-examples must be 0 (all) or positive, got {args.max_examples}")
+    plot = _png_path("--plot", args.plot) if args.plot else None
+    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir)
+    _estimator_ready(module, "compare")
+    dataset = load_data(config, device)
+    module.check_data(dataset)
+    x = dataset.split(args.split).x
+    if args.max_examples:
+        x = x[: args.max_examples]
+    result = compare(module, x, repeats=args.repeats, seed=args.seed, draws=args.draws)
+    result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
+              **result}
+    if plot is not None:
+        from .plots import save_comparison_plot
+
+        save_comparison_plot(result, plot)
+    if args.json:
+        print(json.dumps(jsonable(result), indent=2))
+    else:
+        print(f"{args.run_dir} ({args.split} split, epoch {result['epoch']})")
+        print(format_comparison(result))
+        if plot is not None:
+            print(f"wrote {plot}")
     return 0
 
 
@@ -221,7 +346,13 @@ def cmd_list(args):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "sample": cmd_sample, "list": cmd_list}
+COMMANDS = {
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "compare": cmd_compare,
+    "sample": cmd_sample,
+    "list": cmd_list,
+}
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):

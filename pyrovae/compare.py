@@ -41,6 +41,7 @@ __all__ = [
     "compare_estimators",
     "compare_gradients",
     "format_comparison",
+    "jsonable",
 ]
 
 
@@ -175,6 +176,18 @@ def compare(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=
     result["gradient_draws"] = int(draws)
     result["gradient_noise"] = compare_gradients(vae, batch, particles, draws, seed)
     return result
+
+
+def jsonable(value):
+    """``value`` with every NaN or infinite float replaced by ``None`` (strict JSON has
+    neither)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _number(value, width, digits):

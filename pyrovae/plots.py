@@ -1,4 +1,4 @@
-"""Image grids written as PNG: samples from the prior and reconstructions."""
+"""Figures written as PNG: image grids (samples, reconstructions) and the estimator comparison."""
 
 import math
 
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-__all__ = ["as_images", "save_grid", "save_reconstructions"]
+__all__ = ["as_images", "save_comparison_plot", "save_grid", "save_reconstructions"]
 
 
 def as_images(x, event_shape):
@@ -47,3 +47,48 @@ def save_reconstructions(originals, reconstructions, path, per_row=8):
         rows.append(originals[start : start + per_row])
         rows.append(reconstructions[start : start + per_row])
     return save_grid(torch.cat(rows), path, nrow=per_row)
+
+
+def save_comparison_plot(result, path):
+    """Two panels from :func:`pyrovae.compare.compare`'s result: the estimates of log p(x)
+    against K (samples or particles, log axis; error bars: std across repeated runs), and the
+    gradient variance against particles for the Monte Carlo (trace) and analytic (meanfield) KL
+    objectives, per parameter group (log-log)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    styles = {"importance": "o-", "elbo-mc": "s--", "elbo-analytic": "^--", "naive": "D"}
+    families = {}
+    for row in result["estimators"]:
+        if row["available"]:
+            families.setdefault(row["family"], []).append(row)
+    for family, rows in families.items():
+        ks = [r["k"] for r in rows]
+        means = [r["mean"] for r in rows]
+        errors = [0.0 if math.isnan(r["std"]) else r["std"] for r in rows]
+        left.errorbar(ks, means, yerr=errors, fmt=styles.get(family, "o-"), capsize=3,
+                      label=rows[0]["estimator"])
+    left.set_xscale("log")
+    left.set_xlabel("K (samples per example; particles for the ELBO)")
+    left.set_ylabel("nats per example")
+    left.set_title(f"estimates of log p(x) ({result['num_examples']} examples)")
+    left.grid(True, which="both", alpha=0.3)
+    left.legend(fontsize=8)
+
+    curves = {}
+    for row in result["gradient_noise"]:
+        curves.setdefault((row["objective"], row["group"]), []).append(row)
+    for (objective, group), rows in curves.items():
+        right.plot([r["particles"] for r in rows], [r["variance"] for r in rows],
+                   "o-" if objective == "meanfield" else "s--", label=f"{objective}, {group}",
+                   zorder=3 if objective == "trace" else 2)
+    right.set_xscale("log")
+    right.set_yscale("log")
+    right.set_xlabel("particles")
+    right.set_ylabel("gradient variance (mean per coordinate)")
+    right.set_title(f"gradient noise ({result['gradient_draws']} draws, batch of "
+                    f"{result['gradient_batch']})")
+    right.grid(True, which="both", alpha=0.3)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -47,7 +47,19 @@ def mean_loss(vae, elbo, x):
         return elbo.differentiable_loss(vae.model, vae.guide, x).item()
 
 
-@pytest.mark.parametrize("prior,likelihood,guide,net", combinations(), ids="-".join)
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors: thread start-up costs more than it saves on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.filterwarnings("ignore:the data has grey levels")  # bernoulli on grey levels
+@pytest.mark.parametrize(
+    "prior,likelihood,guide,net", combinations(), ids=["-".join(c) for c in combinations()]
+)
 def test_combination_trains(prior, likelihood, guide, net):
     torch.manual_seed(0)
     vae = VAE.build(

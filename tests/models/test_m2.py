@@ -204,32 +204,40 @@ def test_evaluate_sums_labels_in_closed_form(float64):
 
 def test_unlabelled_data_beat_a_classifier_trained_on_the_labels_alone():
     """digits, 50 labels (5 per class): M2's q(y|x) against the same network trained by
-    cross-entropy on the 50 labelled images alone (same binarization, same optimizer)."""
-    torch.set_num_threads(2)
-    data = pv.load_dataset("digits", binarize="dynamic")
-    config = pv.load_config(overrides=["model.kind=m2", "data.labels=50"])
+    cross-entropy on the 50 labelled images alone (same images, optimizer and seeds).
+
+    Grey levels (no binarization) and a small z (4) make the labels carry the class: with 8x8
+    images and a large z, the generative model explains the digits without y and the unlabelled
+    data help little. Numbers at the time of writing: M2 0.925, classifier alone 0.866.
+    """
+    pyro.enable_validation(False)  # 2000 enumerated steps; the exact tests above validate
+    data = pv.load_dataset("digits", binarize="none")
     net = {"name": "mlp", "hidden": [256], "activation": "relu"}
-    m2 = M2.build(data.event_shape, 10, z_dim=16, encoder=net, decoder=net, classifier=net,
-                  alpha=1.0, num_labels=50)
     pyro.set_rng_seed(0)
-    Trainer(m2, lr=1e-3).fit(data, epochs=40, batch_size=128, seed=0)
-    m2_accuracy = m2.evaluate(data.test.x, data.test.y)["accuracy"]
+    m2 = M2.build(data.event_shape, 10, z_dim=4, encoder=net, decoder=net, classifier=net,
+                  alpha=1.0, num_labels=50)
+    Trainer(m2, lr=1e-3, progress=False).fit(data, epochs=100, batch_size=128, seed=0)
+    m2_right = m2.classify(data.test.x) == data.test.y
 
     pyro.set_rng_seed(0)
-    alone = M2.build(data.event_shape, 10, z_dim=16, encoder=net, decoder=net, classifier=net)
-    classifier = alone.classifier
-    labelled, _ = choose_labels(data.train.y, 50, 10, config.data.split_seed)
-    batches = pv.Batcher(data.train.x[labelled], data.train.y[labelled], batch_size=50,
-                         dynamic_binarize=True, seed=0)
+    classifier = M2.build(data.event_shape, 10, z_dim=4, encoder=net, decoder=net,
+                          classifier=net).classifier
+    labelled, _ = choose_labels(data.train.y, 50, 10, seed=0)  # the ones M2 kept
+    x, y = data.train.x[labelled], data.train.y[labelled]
     optimizer = torch.optim.Adam(classifier.parameters(), lr=1e-3)
-    for _ in range(400):  # as many labelled steps as M2 takes (40 epochs × 10 steps)
-        for x, y in batches:
-            loss = F.cross_entropy(classifier(x), y, reduction="sum")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    alone_accuracy = (classifier(data.test.x).argmax(-1) == data.test.y).double().mean().item()
+    for _ in range(1000):  # the test accuracy has converged (0.86-0.87) after 100 steps
+        loss = F.cross_entropy(classifier(x), y, reduction="sum")
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        alone_right = classifier(data.test.x).argmax(-1) == data.test.y
+
+    n = len(data.test)
+    m2_accuracy, alone_accuracy = m2_right.double().mean().item(), alone_right.double().mean().item()
     print(f"digits, 50 labels: M2 {m2_accuracy:.4f}, classifier alone {alone_accuracy:.4f}")
-    # 359 test images: a standard error of at most 0.5/sqrt(359) = 0.026 per accuracy, so a gap
-    # of 0.05 is about 1.4 standard errors of the difference of two independent ones
-    assert m2_accuracy > alone_accuracy + 0.05
+    # paired comparison on the same n test images: the difference of the accuracies is the mean
+    # of d_i = m2_right_i − alone_right_i, whose standard error is std(d) / sqrt(n); require two
+    d = m2_right.double() - alone_right.double()
+    stderr = d.std().item() / math.sqrt(n)
+    assert m2_accuracy - alone_accuracy > 2 * stderr, (m2_accuracy, alone_accuracy, stderr)

@@ -1,0 +1,85 @@
+"""``pyrovae evaluate --iwae-k`` and ``pyrovae compare`` end to end on a tiny digits run."""
+
+import json
+import math
+
+import pytest
+
+from pyrovae.cli import main
+
+TINY = [
+    "--epochs", "2", "--z-dim", "2", "--batch-size", "64", "--quiet",
+    "--set", "model.encoder.hidden=[16]", "--set", "model.decoder.hidden=[16]",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare") / "run"
+    assert main(["train", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_evaluate_iwae_k_adds_the_log_likelihood(trained, capsys):
+    assert main(["evaluate", str(trained), "--iwae-k", "200", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["iwae_k"] == 200 and result["num_examples"] == 359
+    for key in ("log_likelihood", "log_likelihood_stderr", "log_likelihood_seconds"):
+        assert math.isfinite(result[key]), key
+    assert result["log_likelihood_stderr"] > 0
+    # the bound is above the ELBO in expectation; with K = 200 the gap dwarfs the noise
+    assert result["log_likelihood"] > result["elbo"]
+    assert main(["evaluate", str(trained), "--iwae-k", "10"]) == 0
+    assert "importance-sampled bound, K = 10" in capsys.readouterr().out
+
+
+def test_evaluate_help_documents_every_json_key(trained, capsys):
+    assert main(["evaluate", str(trained), "--iwae-k", "2", "--json"]) == 0
+    keys = set(json.loads(capsys.readouterr().out))
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = capsys.readouterr().out
+    for key in keys:
+        assert key in text, key
+
+
+def test_compare_table_json_and_plot(trained, tmp_path, capsys):
+    plot = tmp_path / "compare.png"
+    args = ["compare", str(trained), "--max-examples", "20", "--repeats", "2", "--draws", "3"]
+    assert main([*args, "--json", "--plot", str(plot)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert plot.stat().st_size > 10_000
+    rows = {(r["family"], r["k"]): r for r in result["estimators"]}
+    assert sorted(rows) == sorted(
+        [("elbo-mc", k) for k in (1, 10, 100)] + [("elbo-analytic", k) for k in (1, 10, 100)]
+        + [("importance", k) for k in (1, 10, 100, 1000, 5000)] + [("naive", 1000)]
+    )
+    for row in rows.values():
+        assert row["available"] and row["std"] >= 0 and row["stderr"] > 0
+        assert row["seconds"] >= 0 and math.isfinite(row["mean"])
+    # the same seed draws the same z: L_1 is the one-particle Monte Carlo ELBO
+    assert rows["importance", 1]["mean"] == pytest.approx(rows["elbo-mc", 1]["mean"], rel=1e-5)
+    grads = {(r["objective"], r["particles"], r["group"]) for r in result["gradient_noise"]}
+    assert grads == {(o, p, g) for o in ("trace", "meanfield") for p in (1, 10, 100)
+                     for g in ("encoder", "decoder")}
+    assert result["num_examples"] == 20 and result["gradient_batch"] == 20
+
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "importance-sampled bound" in text and "gradient noise" in text
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["evaluate", "{run}", "--iwae-k", "0"], "--iwae-k must be a positive integer"),
+    (["compare", "{run}", "--plot", "{tmp}/table.txt"], "must be a .png file"),
+    (["compare", "{run}", "--plot", "{tmp}/missing/x.png"], "does not exist"),
+    (["compare", "{run}", "--repeats", "0"], "--repeats must be a positive integer"),
+    (["compare", "{run}", "--draws", "1"], "--draws must be at least 2"),
+    (["compare", "{run}", "--max-examples", "-1"], "--max-examples must be 0"),
+    (["compare", "{tmp}/nothing"], "does not exist"),
+])
+def test_bad_input_exits_2_with_one_line(trained, tmp_path, capsys, argv, message):
+    argv = [a.format(run=trained, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
