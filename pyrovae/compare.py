@@ -160,7 +160,7 @@ def compare(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=
     :param particles: particle counts for the gradient noise (default 1, 10, 100).
     :param int draws: gradient draws per objective and particle count (default 20).
     :param int gradient_batch: examples in the fixed gradient batch (default 100).
-    :param int max_rows: samples × images per decoder call (default 16384).
+    :param int max_rows: samples × images per decoder call (default 8192).
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """

@@ -48,7 +48,7 @@ def importance_bound(vae, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chun
     :param vae: a model with ``q``, ``prior`` and ``p_x`` (e.g. :class:`~pyrovae.models.VAE`).
     :param x: examples ``(N,) + event_shape``.
     :param int num_samples: K (e.g. 5000).
-    :param int max_rows: samples × images per decoder call (default 16384).
+    :param int max_rows: samples × images per decoder call (default 8192).
     :param int sample_chunk: samples per decoder call (default from ``max_rows``).
     :param int image_chunk: images per chunk (default from ``max_rows``).
     """

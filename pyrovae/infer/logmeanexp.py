@@ -23,9 +23,9 @@ import torch
 
 __all__ = ["DEFAULT_MAX_ROWS", "chunk_sizes", "log_mean_exp"]
 
-#: samples × images per decoder call by default (measured fastest on a 2-core CPU for a
-#: 784-400-50 MLP, see the README; ~16k rows × 784 floats ≈ 50 MB per tensor)
-DEFAULT_MAX_ROWS = 16384
+#: samples × images per decoder call by default (near the fastest on a shared 2-core CPU for
+#: a 784-400-50 MLP, see the README; 8k rows × 784 floats ≈ 25 MB per tensor)
+DEFAULT_MAX_ROWS = 8192
 
 
 def chunk_sizes(num_samples, num_examples, max_rows=DEFAULT_MAX_ROWS):

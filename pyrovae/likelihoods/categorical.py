@@ -7,6 +7,7 @@ from torch.distributions import constraints
 
 from ..errors import ConfigError
 from .base import LIKELIHOODS, Likelihood
+from .checks import warn_if_binary
 
 __all__ = ["CategoricalLikelihood", "GridCategorical"]
 
@@ -93,3 +94,7 @@ class CategoricalLikelihood(Likelihood):
 
     def in_support(self, x):
         return (x >= 0) & (x <= 1)
+
+    def check_data(self, x, where="the data"):
+        super().check_data(x, where)
+        warn_if_binary(self, x, where)

@@ -1,9 +1,9 @@
 """Continuous Bernoulli likelihood (Loaiza-Ganem & Cunningham, 2019) for grey levels in [0, 1]."""
 
 import pyro.distributions as dist
-import torch
 
 from .base import LIKELIHOODS, Likelihood
+from .checks import warn_if_binary
 
 __all__ = ["ContinuousBernoulliLikelihood"]
 
@@ -24,7 +24,11 @@ class ContinuousBernoulliLikelihood(Likelihood):
 
     def forward(self, params):
         (logits,) = self.split_params(params)
-        return dist.ContinuousBernoulli(logits=logits).to_event(len(self.event_shape))
+        return dist.Bernoulli(logits=logits, validate_args=False).to_event(len(self.event_shape))
 
     def in_support(self, x):
         return (x >= 0) & (x <= 1)
+
+    def check_data(self, x, where="the data"):
+        super().check_data(x, where)
+        warn_if_binary(self, x, where)

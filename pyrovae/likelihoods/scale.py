@@ -21,6 +21,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..registry import closest
 from .base import Likelihood
+from .checks import warn_if_binary
 
 __all__ = ["LocScaleLikelihood", "SCALE_MODES"]
 
@@ -88,3 +89,7 @@ class LocScaleLikelihood(Likelihood):
 
     def mean(self, params):
         return self.split_params(params)[0]
+
+    def check_data(self, x, where="the data"):
+        super().check_data(x, where)
+        warn_if_binary(self, x, where)

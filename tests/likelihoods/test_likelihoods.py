@@ -12,6 +12,7 @@ A registered likelihood without an entry in :data:`CASES`, :data:`REFERENCES` or
 """
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -237,3 +238,13 @@ def test_categorical_reads_digits_levels_exactly():
     bins = lik(torch.zeros(1, 256, 1)).bins(x)
     assert torch.equal(bins, torch.round(x * 255).long())
     assert bins.unique().numel() == 17
+
+
+@pytest.mark.parametrize("name", ["continuous-bernoulli", "gaussian", "laplace", "categorical"])
+def test_grey_level_likelihoods_warn_on_binarized_data(name):
+    lik = build(name, CASES[name][0], (1, 2, 2))
+    with pytest.warns(UserWarning, match="data.binarize=none"):
+        lik.check_data(torch.randint(0, 2, (3, 1, 2, 2)).float())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lik.check_data(torch.full((3, 1, 2, 2), 0.5))

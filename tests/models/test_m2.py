@@ -24,8 +24,10 @@ Pyro's sign convention: loss = −ELBO. The densities below are written out by h
 Normal log-densities, the softmax), only the networks are shared with the code under test.
 """
 
+import json
 import math
 
+import numpy as np
 import pyro
 import pytest
 import torch
@@ -202,7 +204,16 @@ def test_evaluate_sums_labels_in_closed_form(float64):
     assert result["accuracy"] == (logits.argmax(-1) == labels).double().mean().item()
 
 
-def test_unlabelled_data_beat_a_classifier_trained_on_the_labels_alone():
+@pytest.fixture
+def one_thread():
+    """Small networks run fastest on one thread (and do not fight other processes for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_unlabelled_data_beat_a_classifier_trained_on_the_labels_alone(one_thread):
     """digits, 50 labels (5 per class): M2's q(y|x) against the same network trained by
     cross-entropy on the 50 labelled images alone (same images, optimizer and seeds).
 
@@ -241,3 +252,65 @@ def test_unlabelled_data_beat_a_classifier_trained_on_the_labels_alone():
     d = m2_right.double() - alone_right.double()
     stderr = d.std().item() / math.sqrt(n)
     assert m2_accuracy - alone_accuracy > 2 * stderr, (m2_accuracy, alone_accuracy, stderr)
+
+
+# -- the command line and the config ---------------------------------------------------------
+
+TINY_M2 = [
+    "--model", "m2", "--labels", "50", "--epochs", "1", "--z-dim", "2", "--quiet",
+    "--set", "model.encoder.hidden=[16]", "--set", "model.decoder.hidden=[16]",
+    "--set", "model.classifier.hidden=[16]",
+]  # fmt: skip
+
+
+def test_cli_trains_m2_from_50_labels_and_evaluate_prints_its_accuracy(tmp_path, capsys):
+    from PIL import Image
+
+    from pyrovae.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), *TINY_M2]) == 0
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "valid_accuracy" in header and "valid_elbo" in header
+    k = 10
+    for name, columns in (("conditional_samples.png", k), ("analogies.png", k + 1)):
+        width, height = Image.open(run / name).size
+        # an 8-row grid of 8x8 images with 1-pixel padding, upscaled by an integer factor
+        assert width * (8 * 9 + 1) == height * (columns * 9 + 1), name
+    capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "accuracy" in text and "elbo" in text
+    assert main(["evaluate", str(run), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0 <= result["accuracy"] <= 1
+    assert result["elbo"] == pytest.approx(result["reconstruction"] - result["kl"], rel=1e-6)  # float32
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--objective", "meanfield"], "no enumerated form"),
+        (["--labels", "55"], "multiple of 10"),
+        (["--labels", "5000"], "more than the 1258 examples"),
+        (["--set", "model.label_prior=[0.5,0.6]"], "summing to 1"),
+        (["--set", "model.label_prior=[0.5,0.5]"], "2 probabilities but the data have 10"),
+        (["--set", "model.alpha=-1"], "zero or positive"),
+        (["--set", "model.classifier.hiden=[3]"], "did you mean 'hidden'"),
+    ],
+)
+def test_cli_refuses_what_m2_cannot_honour(tmp_path, capsys, extra, words):
+    from pyrovae.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), *TINY_M2, *extra]) == 2
+    assert words in capsys.readouterr().err
+
+
+def test_m2_refuses_data_without_labels(tmp_path, capsys):
+    from pyrovae.cli import main
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).integers(0, 2, (50, 4)).astype(np.float32))
+    assert main(["train", "--dataset", str(path), "--out", str(tmp_path / "run"),
+                 *TINY_M2]) == 2
+    assert "needs a labelled data set" in capsys.readouterr().err

@@ -1,0 +1,86 @@
+"""Choosing a few balanced labels, and interleaving labelled with unlabelled batches."""
+
+import pytest
+import torch
+
+from pyrovae.data.labels import SemiSupervisedBatcher, choose_labels
+from pyrovae.errors import ConfigError, DataError
+
+# 3 classes with 4, 5 and 6 examples, in a scrambled order
+Y = torch.tensor([2, 0, 1, 2, 1, 0, 2, 2, 1, 0, 1, 2, 0, 1, 2])
+
+
+def test_labels_are_balanced_and_partition_the_examples():
+    labelled, unlabelled = choose_labels(Y, 9, 3, seed=0)
+    assert torch.bincount(Y[labelled], minlength=3).tolist() == [3, 3, 3]
+    both = torch.cat([labelled, unlabelled]).sort().values
+    assert both.tolist() == list(range(len(Y)))
+
+
+def test_the_choice_depends_on_the_seed_only():
+    first = choose_labels(Y, 6, 3, seed=1)[0]
+    assert first.tolist() == choose_labels(Y, 6, 3, seed=1)[0].tolist()
+    others = {tuple(choose_labels(Y, 6, 3, seed=s)[0].tolist()) for s in range(10)}
+    assert len(others) > 1
+
+
+def test_every_example_of_a_class_can_be_chosen():
+    """All examples of the smallest class (4 of class 0) when 4 per class are asked for."""
+    labelled, _ = choose_labels(Y, 12, 3, seed=3)
+    assert sorted(labelled[Y[labelled] == 0].tolist()) == (Y == 0).nonzero().flatten().tolist()
+
+
+@pytest.mark.parametrize(
+    "y, n, error, words",
+    [
+        (Y, 10, ConfigError, "multiple of 3"),
+        (Y, 15, DataError, "class 0 has only 4"),
+        (Y, 30, DataError, "more than the 15 examples"),
+        (None, 3, DataError, "no labels"),
+        (Y, 0, ConfigError, "positive integer"),
+    ],
+)
+def test_impossible_requests_are_refused(y, n, error, words):
+    with pytest.raises(error, match=words):
+        choose_labels(y, n, 3)
+
+
+def make_batcher(batch_size=4, labelled=(0, 1, 2), seed=0):
+    x = torch.arange(15.0).unsqueeze(-1)  # example i holds the value i
+    labelled = torch.tensor(labelled)
+    mask = torch.ones(15, dtype=torch.bool)
+    mask[labelled] = False
+    return SemiSupervisedBatcher(x, Y, labelled, mask.nonzero().flatten(),
+                                 batch_size=batch_size, seed=seed)
+
+
+def test_an_epoch_alternates_labelled_and_unlabelled_batches_and_sees_all_unlabelled_data():
+    batcher = make_batcher()
+    for _ in range(2):  # two epochs
+        batches = list(batcher)
+        assert len(batches) == len(batcher) == 2 * 3  # 12 unlabelled in batches of 4
+        labelled, unlabelled = batches[0::2], batches[1::2]
+        assert all(y is None for _, y in unlabelled)
+        seen = torch.cat([x for x, _ in unlabelled]).flatten().long().sort().values
+        assert seen.tolist() == list(range(3, 15))  # each unlabelled example exactly once
+        for x, y in labelled:  # labelled batches: the 3 labelled examples with their labels
+            assert len(x) == 3
+            assert sorted(x.flatten().long().tolist()) == [0, 1, 2]
+            assert y.tolist() == Y[x.flatten().long()].tolist()
+
+
+def test_the_small_labelled_set_is_cycled():
+    batcher = make_batcher(batch_size=2, labelled=(0, 1, 2))  # 6 unlabelled steps, 2 per pass
+    labelled = [x for x, y in batcher if y is not None]
+    values = torch.cat(labelled).flatten().long()
+    assert len(labelled) == 6 and torch.bincount(values).tolist() == [3, 3, 3]
+
+
+def test_with_every_label_kept_an_epoch_is_one_pass_over_the_labelled_data():
+    batcher = make_batcher(batch_size=4, labelled=tuple(range(15)))
+    batches = list(batcher)
+    assert len(batches) == len(batcher) == 4
+    assert all(y is not None for _, y in batches)
+    assert torch.cat([x for x, _ in batches]).flatten().long().sort().values.tolist() == list(
+        range(15)
+    )
