@@ -20,7 +20,7 @@ trains the classifier directly, as Kingma et al. do.
 Everything below is an ordinary pyrovae config: the same run is
 
     pyrovae train --model m2 --labels 100 --dataset mnist --data-dir ../shared/data --z-dim 50 \\
-        --set model.alpha=50 ...
+        --set model.alpha=1 ...
 
 and ``pyrovae evaluate RUN_DIR`` prints its test accuracy.
 """
@@ -76,8 +76,8 @@ def main():
     parser.add_argument("--dataset", default="mnist")
     parser.add_argument("--data-dir", default="")
     parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--alpha", type=float, default=50.0,
-                        help="weight of −log q(y|x) per labelled example")
+    parser.add_argument("--alpha", type=float, default=1.0,
+                        help="weight of −log q(y|x) per labelled example (model.alpha)")
     parser.add_argument("--z-dim", type=int, default=50)
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--batch-size", type=int, default=100)

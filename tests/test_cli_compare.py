@@ -3,6 +3,7 @@
 import json
 import math
 
+import pyro
 import pytest
 
 from pyrovae.cli import main
@@ -29,6 +30,15 @@ def test_evaluate_iwae_k_adds_the_log_likelihood(trained, capsys):
     assert result["log_likelihood_stderr"] > 0
     # the bound is above the ELBO in expectation; with K = 200 the gap dwarfs the noise
     assert result["log_likelihood"] > result["elbo"]
+    # it is the library's bound on the test split with the same seed
+    from pyrovae.cli import _open_run
+    from pyrovae.infer import evaluate_log_likelihood
+    from pyrovae.train import load_data
+
+    config, module, _, _ = _open_run(trained)
+    pyro.set_rng_seed(0)
+    expected = evaluate_log_likelihood(module, load_data(config).test.x, 200)
+    assert result["log_likelihood"] == pytest.approx(expected["log_likelihood"], rel=1e-9)
     assert main(["evaluate", str(trained), "--iwae-k", "10"]) == 0
     assert "importance-sampled bound, K = 10" in capsys.readouterr().out
 

@@ -24,7 +24,7 @@ class ContinuousBernoulliLikelihood(Likelihood):
 
     def forward(self, params):
         (logits,) = self.split_params(params)
-        return dist.Bernoulli(logits=logits, validate_args=False).to_event(len(self.event_shape))
+        return dist.ContinuousBernoulli(logits=logits).to_event(len(self.event_shape))
 
     def in_support(self, x):
         return (x >= 0) & (x <= 1)

@@ -158,7 +158,9 @@ def test_loss_adds_alpha_times_the_classification_loss_on_labelled_batches_only(
         total = m2.loss(objective, x, labels)
         pyro.set_rng_seed(1)
         elbo_only = enum.differentiable_loss(m2.model, m2.guide, x, labels)
-        assert (total - elbo_only).detach().item() == pytest.approx(float(extra), rel=1e-12, abs=1e-12)
+        difference = (total - elbo_only).detach().item()
+        assert difference == pytest.approx(float(torch.as_tensor(extra).detach()), rel=1e-12,
+                                           abs=1e-12)
 
 
 def test_vectorized_particles_average_the_enumerated_elbo(float64):

@@ -56,7 +56,7 @@ class RenyiELBO(pyro.infer.RenyiELBO):
                             f"the {type(self).__name__} objective needs a reparameterized "
                             f"guide, but site '{name}' is not; use the 'trace' objective"
                         )
-                    log_w = log_w + torch_sum(site["log_prob"], sum_dims)
+                    log_w = log_w - torch_sum(site["log_prob"], sum_dims)
             particles.append(log_w)
         if self.vectorize_particles and self.num_particles > 1:
             return particles[0]
