@@ -11,6 +11,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 #: example file -> arguments for a short run (offline, on scikit-learn's digits)
 SHORT_RUNS = {
     "vae.py": ["--epochs", "1"],
+    "priors_and_likelihoods.py": ["--epochs", "1"],
 }
 
 
