@@ -15,7 +15,14 @@ from .config import Component, Config, load_config
 from .data import DATASETS, Batcher, DataSet, load_dataset
 from .errors import CheckpointError, ConfigError, DataError, PyroVAEError
 from .guides import GUIDES, Posterior
-from .infer import OBJECTIVES, elbo_terms, evaluate_elbo
+from .infer import (
+    OBJECTIVES,
+    elbo_terms,
+    evaluate_elbo,
+    evaluate_log_likelihood,
+    importance_bound,
+    naive_estimate,
+)
 from .likelihoods import LIKELIHOODS, Likelihood
 from .models import MODELS, VAE
 from .nets import DECODERS, ENCODERS
@@ -53,8 +60,11 @@ __all__ = sorted(
         "VAE",
         "elbo_terms",
         "evaluate_elbo",
+        "evaluate_log_likelihood",
+        "importance_bound",
         "load_config",
         "load_dataset",
+        "naive_estimate",
         "train",
     ]
 )

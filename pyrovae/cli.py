@@ -236,7 +236,7 @@ def cmd_evaluate(args):
 
         pyro.set_rng_seed(args.seed)
         start = time.perf_counter()
-        bound = evaluate_log_likelihood(module, split.x, 1)
+        bound = evaluate_log_likelihood(module, split.x, args.iwae_k)
         result.update(log_likelihood=bound["log_likelihood"],
                       log_likelihood_stderr=bound["log_likelihood_stderr"],
                       iwae_k=args.iwae_k, log_likelihood_seconds=time.perf_counter() - start)
