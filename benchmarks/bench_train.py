@@ -1,16 +1,20 @@
 """Time pyrovae's training step against a hand-written PyTorch loop, interleaved in one process.
 
     python benchmarks/bench_train.py                       # batch 128 and 32, trace and meanfield
-    python benchmarks/bench_train.py --epoch --data-dir ../shared/data   # + a full MNIST epoch
+    python benchmarks/bench_train.py --epoch --data-dir ../shared/data   # + full MNIST epochs
+    python benchmarks/bench_train.py --compile             # pyrovae with train.compile = true
 
 pyrovae's side is its real code path: ``VAE.build`` from names, ``Trainer.step`` (a Pyro ELBO's
-``differentiable_loss`` on the model and guide, a torch optimizer), validation off as in the CLI.
-The baseline is :class:`common.HandVAE`: the same network and loss written directly in torch.
-Each configuration is warmed up, then the two are run alternately (A, B, A, B, ...) and the
-median per-repeat ratio pyrovae / torch is reported.
+``differentiable_loss`` on the model and guide, then a torch optimizer step), validation off as
+in the CLI. The baselines are :class:`common.HandVAE`, the same network and loss written
+directly in torch, stepped by ``torch.optim.Adam`` as a hand-written loop would (``torch``) and
+with its fused kernel (``torch-fused``, the optimizer pyrovae uses by default). Each
+configuration is warmed up, then the runs alternate (A, B, C, A, B, C, ...) and the median of
+the per-repeat ratios is reported.
 """
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -18,12 +22,20 @@ import pyro
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HandVAE, hand_step, interleaved, machine, time_steps  # noqa: E402
+from common import (  # noqa: E402
+    HandVAE,
+    hand_step,
+    interleaved,
+    machine,
+    median_ratio,
+    time_steps,
+)
 
 import pyrovae as pv  # noqa: E402
 
 
-def build_pair(args, objective, seed=0):
+def build(args, objective, seed=0):
+    """pyrovae's trainer and the two hand-written steps, all from the same initial weights."""
     torch.manual_seed(seed)
     vae = pv.VAE.build(
         (1, 28, 28),
@@ -33,44 +45,51 @@ def build_pair(args, objective, seed=0):
         encoder={"name": "mlp", "hidden": [args.hidden]},
         decoder={"name": "mlp", "hidden": [args.hidden]},
     )
-    trainer = pv.Trainer(vae, objective=objective, lr=1e-3, progress=False, **args.trainer)
-    hand = HandVAE(784, args.hidden, args.z_dim, mc_kl=objective == "trace")
-    hand_opt = torch.optim.Adam(hand.parameters(), lr=1e-3)
-    return trainer, hand_step(hand, hand_opt)
+    trainer = pv.Trainer(vae, objective=objective, lr=1e-3, progress=False, compile=args.compile)
+    steps = {"pyrovae": trainer.step}
+    for name, fused in (("torch", None), ("torch-fused", True)):
+        hand = HandVAE(784, args.hidden, args.z_dim, mc_kl=objective == "trace")
+        steps[name] = hand_step(hand, torch.optim.Adam(hand.parameters(), lr=1e-3, fused=fused))
+    return trainer, steps
 
 
 def bench_steps(args, objective, batch_size):
-    trainer, hand = build_pair(args, objective)
-    data = torch.bernoulli(torch.rand(args.steps, batch_size, 1, 28, 28))
-    batches = list(data)
-    for _ in range(args.warmup):
-        trainer.step(batches[0])
-        hand(batches[0])
-    t_pv, t_torch, ratio = interleaved(
-        lambda: time_steps(trainer.step, batches),
-        lambda: time_steps(hand, batches),
-        args.repeats,
-    )
-    return t_pv / args.steps * 1e3, t_torch / args.steps * 1e3, ratio
+    _, steps = build(args, objective)
+    batches = list(torch.bernoulli(torch.rand(args.steps, batch_size, 1, 28, 28)))
+    for step in steps.values():
+        for _ in range(args.warmup):
+            step(batches[0])
+    runs = {name: (lambda step=step: time_steps(step, batches)) for name, step in steps.items()}
+    return interleaved(runs, args.repeats)
 
 
-def bench_epoch(args, objective, batch_size):
-    data = pv.load_dataset("mnist", data_dir=args.data_dir, binarize="dynamic")
-    trainer, hand = build_pair(args, objective)
-    module = trainer.module
-    pv_batches = module.batches(data, batch_size, seed=0)
+def bench_epoch(args, objective, batch_size, data):
+    trainer, steps = build(args, objective)
+    pv_batches = trainer.module.batches(data, batch_size, seed=0)
     x_train = data.train.x
 
-    def hand_epoch():
+    def hand_epoch(step):
         perm = torch.randperm(x_train.shape[0])
         xs = torch.bernoulli(x_train[perm])
-        return time_steps(hand, [xs[i : i + batch_size] for i in range(0, len(xs), batch_size)])
+        return time_steps(step, [xs[i : i + batch_size] for i in range(0, len(xs), batch_size)])
 
-    def pv_epoch():
-        return time_steps(lambda xy: trainer.step(*xy), pv_batches)
+    runs = {
+        "pyrovae": lambda: time_steps(lambda xy: trainer.step(*xy), pv_batches),
+        "torch": lambda: hand_epoch(steps["torch"]),
+        "torch-fused": lambda: hand_epoch(steps["torch-fused"]),
+    }
+    for run in runs.values():  # one warm-up epoch each (compiles, if compiling)
+        run()
+    return interleaved(runs, args.epoch_repeats)
 
-    pv_epoch(), hand_epoch()  # warm-up epoch each
-    return interleaved(pv_epoch, hand_epoch, args.epoch_repeats)
+
+def report(label, times, scale, unit):
+    med = {name: statistics.median(t) * scale for name, t in times.items()}
+    print(
+        f"{label} {med['pyrovae']:>9.2f} {med['torch']:>9.2f} {med['torch-fused']:>11.2f}"
+        f" {median_ratio(times, 'pyrovae', 'torch'):>8.3f}"
+        f" {median_ratio(times, 'pyrovae', 'torch-fused'):>14.3f}   ({unit})"
+    )
 
 
 def main():
@@ -84,30 +103,35 @@ def main():
     p.add_argument("--steps", type=int, default=50, help="steps per timed block")
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--repeats", type=int, default=15)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--compile", action="store_true", help="pyrovae with torch.compile")
     p.add_argument("--epoch", action="store_true", help="also time full MNIST epochs")
     p.add_argument("--epoch-batch-size", type=int, default=256)
     p.add_argument("--epoch-repeats", type=int, default=3)
     p.add_argument("--data-dir", default="../shared/data")
     args = p.parse_args()
-    args.trainer = {}
     if args.threads:
         torch.set_num_threads(args.threads)
     pyro.enable_validation(False)  # as in `pyrovae train`
 
     print(machine())
-    print(f"VAE 784-{args.hidden}-{args.z_dim}, prior {args.prior}, likelihood {args.likelihood}")
-    print(f"{'objective':<10} {'batch':>5} {'pyrovae ms':>11} {'torch ms':>9} {'ratio':>6}")
+    print(f"VAE 784-{args.hidden}-{args.z_dim}, prior {args.prior}, likelihood "
+          f"{args.likelihood}, compile={args.compile}; median of {args.repeats} interleaved "
+          f"repeats of {args.steps} steps")
+    header = " pyrovae     torch torch-fused  pv/torch pv/torch-fused"
+    print(f"{'objective':<10} {'batch':>5}{header}")
     for objective in args.objective:
         for batch_size in args.batch_size:
-            ms_pv, ms_torch, ratio = bench_steps(args, objective, batch_size)
-            print(f"{objective:<10} {batch_size:>5} {ms_pv:>11.2f} {ms_torch:>9.2f} {ratio:>6.3f}")
+            times = bench_steps(args, objective, batch_size)
+            report(f"{objective:<10} {batch_size:>5}", times, 1e3 / args.steps, "ms per step")
     if args.epoch:
-        print(f"\nMNIST epoch (50 000 images, batch {args.epoch_batch_size}, dynamic binarization)")
-        print(f"{'objective':<10} {'pyrovae s':>10} {'torch s':>8} {'ratio':>6}")
+        data = pv.load_dataset("mnist", data_dir=args.data_dir, binarize="dynamic")
+        print(f"\nMNIST epoch ({len(data.train)} images, batch {args.epoch_batch_size}, dynamic "
+              f"binarization), median of {args.epoch_repeats} interleaved epochs")
+        print(f"{'objective':<16}{header}")
         for objective in args.objective:
-            s_pv, s_torch, ratio = bench_epoch(args, objective, args.epoch_batch_size)
-            print(f"{objective:<10} {s_pv:>10.2f} {s_torch:>8.2f} {ratio:>6.3f}")
+            times = bench_epoch(args, objective, args.epoch_batch_size, data)
+            report(f"{objective:<16}", times, 1.0, "s per epoch")
 
 
 if __name__ == "__main__":

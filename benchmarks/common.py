@@ -81,12 +81,16 @@ def time_steps(step, batches):
     return time.perf_counter() - start
 
 
-def interleaved(a, b, repeats):
-    """Run ``a()`` and ``b()`` alternately ``repeats`` times; return their times and the
-    median of the per-repeat ratios a/b."""
-    times_a, times_b = [], []
+def interleaved(runs, repeats):
+    """Run the callables of ``runs`` (name -> callable returning seconds) in turn, ``repeats``
+    times (A, B, C, A, B, C, ...); return name -> list of times."""
+    times = {name: [] for name in runs}
     for _ in range(repeats):
-        times_a.append(a())
-        times_b.append(b())
-    ratios = [ta / tb for ta, tb in zip(times_a, times_b)]
-    return statistics.median(times_a), statistics.median(times_b), statistics.median(ratios)
+        for name, run in runs.items():
+            times[name].append(run())
+    return times
+
+
+def median_ratio(times, a, b):
+    """Median over repeats of the per-repeat ratio times[a] / times[b]."""
+    return statistics.median(ta / tb for ta, tb in zip(times[a], times[b]))

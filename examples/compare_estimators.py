@@ -47,7 +47,7 @@ def main():
                         help="test examples to evaluate on (default 200)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
-                        help="K up to 1000, 2 repeats, 5 gradient draws, 50 examples")
+                        help="K up to 1000, 2 repeats, 5 gradient draws, 20 examples")
     parser.add_argument("--plot", default=None, metavar="FILE.png")
     args = parser.parse_args()
 
@@ -58,7 +58,7 @@ def main():
     print(f"trained {args.epochs} epochs on {data.name}: valid ELBO {rows[-1]['valid_elbo']:.2f}"
           " nats per example")
 
-    x = data.test.x[: 50 if args.quick else args.max_examples]
+    x = data.test.x[: 20 if args.quick else args.max_examples]
     result = compare(
         vae,
         x,

@@ -21,7 +21,7 @@ Below it, for a fixed batch, the noise of the gradient of the ``trace`` (Monte C
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import pyro
 import torch

@@ -80,6 +80,8 @@ class Trainer:
     :param float kl_weight: β on the KL term (default 1).
     :param int kl_warmup_epochs: epochs of linear warm-up of β (default 0).
     :param bool progress: show a tqdm bar (default: when stderr is a terminal).
+    :param bool compile: compile the loss and its gradient with ``torch.compile`` (default
+        ``False``; see README's Performance section for when it pays off).
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Trainer:
         kl_weight=1.0,
         kl_warmup_epochs=0,
         progress=None,
+        compile=False,
     ):
         self.module = module
         self.objective = OBJECTIVES.resolve(
@@ -102,11 +105,21 @@ class Trainer:
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
         self.progress = sys.stderr.isatty() if progress is None else progress
+        # The loss of one batch: the Pyro ELBO run on the model and guide. With ``compile``,
+        # torch.compile traces through Pyro's effect handlers once per batch shape and fuses
+        # the networks, the log-densities and their backward pass into compiled kernels; the
+        # objective is still the same Pyro ELBO (tests compare the two).
+        self.loss = self._loss
+        if compile:
+            self.loss = torch.compile(self._loss, dynamic=False)
         self.epoch = 0
+
+    def _loss(self, x, y=None):
+        return self.module.loss(self.objective, x, y)
 
     def step(self, x, y=None):
         """One SVI step on a batch; returns the loss tensor (summed over the batch, detached)."""
-        loss = self.module.loss(self.objective, x, y)
+        loss = self.loss(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -260,6 +273,7 @@ def train(config: Config, progress=None, overwrite=False, log=print):
         kl_weight=config.model.kl_weight,
         kl_warmup_epochs=config.model.kl_warmup_epochs,
         progress=progress,
+        compile=t.compile,
     )
     rows = []
 
