@@ -277,18 +277,21 @@ def train(config: Config, progress=None, overwrite=False, log=print):
     )
     rows = []
 
-    def on_epoch(row):
-        rows.append(row)
-        write_metrics(run_dir, rows)
+    def checkpoint(epoch):
         save_checkpoint(
             run_dir,
             module,
             config,
             event_shape=dataset.event_shape,
             num_classes=dataset.num_classes,
-            epoch=row["epoch"],
+            epoch=epoch,
             optimizer=trainer.optimizer,
         )
+
+    def on_epoch(row):
+        rows.append(row)
+        write_metrics(run_dir, rows)
+        checkpoint(row["epoch"])
 
     log(
         f"training a {config.model.kind} on {dataset.name} ({len(dataset.train)} train, "
@@ -304,13 +307,6 @@ def train(config: Config, progress=None, overwrite=False, log=print):
         on_epoch=on_epoch,
     )
     if t.epochs == 0:  # still leave a loadable run
-        save_checkpoint(
-            run_dir,
-            module,
-            config,
-            event_shape=dataset.event_shape,
-            num_classes=dataset.num_classes,
-            epoch=0,
-        )
+        checkpoint(0)
     write_figures(module, dataset, run_dir)
     return run_dir, module, rows

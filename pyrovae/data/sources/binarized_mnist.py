@@ -6,14 +6,13 @@ line as 784 space-separated ``0``/``1``; they are parsed with numpy on the raw b
 second for the whole set) rather than with ``np.loadtxt`` (minutes).
 """
 
-import gzip
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import DataError
 from ..base import RawData
+from .files import read_bytes
 from ..registry import DATASETS
 
 __all__ = ["binarized_mnist", "read_amat"]
@@ -28,12 +27,7 @@ def read_amat(path, width=PIXELS):
     A row that does not hold exactly ``width`` values, or any character other than 0, 1 and
     whitespace, is a :class:`DataError` naming the file and line."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+    raw = read_bytes(path)
     chars = np.frombuffer(raw, dtype=np.uint8)
     bad = np.flatnonzero(~_ALLOWED[chars])
     if bad.size:

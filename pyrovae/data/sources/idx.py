@@ -6,16 +6,15 @@ a file that is truncated or not IDX at all fails with a :class:`~pyrovae.errors.
 the file, and so that reading needs nothing but numpy.
 """
 
-import gzip
 import os
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import DataError
 from ..base import RawData
+from .files import read_bytes
 
 __all__ = ["download_torchvision", "load_torchvision_layout", "read_idx"]
 
@@ -32,12 +31,7 @@ def read_idx(path, ndim):
     """Read an unsigned-byte IDX file (``.gz`` or plain) with ``ndim`` dimensions as a uint8
     array; anything malformed is a :class:`DataError` naming the file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"cannot read {path}: {e}") from None
+    raw = read_bytes(path)
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path} is not an IDX file: only {len(raw)} bytes")
