@@ -94,14 +94,3 @@ def test_bad_input_exits_2_with_one_line(trained, tmp_path, capsys, argv, messag
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 
-
-def test_example_prints_the_table(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parents[1] / "examples" / "compare_estimators.py"
-    proc = subprocess.run([sys.executable, str(example), "--epochs", "1", "--quick"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "importance-sampled bound" in proc.stdout and "meanfield" in proc.stdout

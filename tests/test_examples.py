@@ -12,6 +12,16 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SHORT_RUNS = {
     "vae.py": ["--epochs", "1"],
     "priors_and_likelihoods.py": ["--epochs", "1"],
+    "compare_estimators.py": ["--epochs", "1", "--quick"],
+    "semi_supervised_mnist.py": ["--dataset", "digits", "--labels", "50", "--epochs", "1"],
+}
+
+#: words each example's output must contain (what the example exists to show)
+EXPECTED_OUTPUT = {
+    "vae.py": ["test ELBO"],
+    "priors_and_likelihoods.py": ["vamp", "test ELBO"],
+    "compare_estimators.py": ["importance-sampled bound", "meanfield"],
+    "semi_supervised_mnist.py": ["accuracy"],
 }
 
 
@@ -30,4 +40,5 @@ def test_example_runs(name, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip(), "the example printed nothing"
+    for word in EXPECTED_OUTPUT.get(name, []):
+        assert word in proc.stdout, f"{name} did not print {word!r}"
