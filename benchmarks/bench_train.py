@@ -2,7 +2,7 @@
 
     python benchmarks/bench_train.py                       # batch 128 and 32, trace and meanfield
     python benchmarks/bench_train.py --epoch --data-dir ../shared/data   # + full MNIST epochs
-    python benchmarks/bench_train.py --compile             # pyrovae with train.compile = true
+    python benchmarks/bench_train.py --jit                 # pyrovae with --jit
 
 pyrovae's side is its real code path: ``VAE.build`` from names, ``Trainer.step`` (a Pyro ELBO's
 ``differentiable_loss`` on the model and guide, then a torch optimizer step), validation off as
@@ -45,10 +45,11 @@ def build(args, objective, seed=0):
         encoder={"name": "mlp", "hidden": [args.hidden]},
         decoder={"name": "mlp", "hidden": [args.hidden]},
     )
-    trainer = pv.Trainer(vae, objective=objective, lr=1e-3, progress=False, compile=args.compile)
+    objective = {"name": objective, "jit": args.jit}
+    trainer = pv.Trainer(vae, objective=objective, lr=1e-3, progress=False)
     steps = {"pyrovae": trainer.step}
     for name, fused in (("torch", None), ("torch-fused", True)):
-        hand = HandVAE(784, args.hidden, args.z_dim, mc_kl=objective == "trace")
+        hand = HandVAE(784, args.hidden, args.z_dim, mc_kl=objective["name"] == "trace")
         steps[name] = hand_step(hand, torch.optim.Adam(hand.parameters(), lr=1e-3, fused=fused))
     return trainer, steps
 
@@ -78,7 +79,7 @@ def bench_epoch(args, objective, batch_size, data):
         "torch": lambda: hand_epoch(steps["torch"]),
         "torch-fused": lambda: hand_epoch(steps["torch-fused"]),
     }
-    for run in runs.values():  # one warm-up epoch each (compiles, if compiling)
+    for run in runs.values():  # one warm-up epoch each (traces, with --jit)
         run()
     return interleaved(runs, args.epoch_repeats)
 
@@ -104,7 +105,7 @@ def main():
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--compile", action="store_true", help="pyrovae with torch.compile")
+    p.add_argument("--jit", action="store_true", help="pyrovae with Pyro's JIT ELBOs")
     p.add_argument("--epoch", action="store_true", help="also time full MNIST epochs")
     p.add_argument("--epoch-batch-size", type=int, default=256)
     p.add_argument("--epoch-repeats", type=int, default=3)
@@ -116,7 +117,7 @@ def main():
 
     print(machine())
     print(f"VAE 784-{args.hidden}-{args.z_dim}, prior {args.prior}, likelihood "
-          f"{args.likelihood}, compile={args.compile}; median of {args.repeats} interleaved "
+          f"{args.likelihood}, jit={args.jit}; median of {args.repeats} interleaved "
           f"repeats of {args.steps} steps")
     header = " pyrovae     torch torch-fused  pv/torch pv/torch-fused"
     print(f"{'objective':<10} {'batch':>5}{header}")

@@ -69,6 +69,12 @@ def _parser():
         metavar="KEY=VALUE",
         help="override any config key, e.g. --set model.encoder.hidden=[512,256]",
     )
+    t.add_argument(
+        "--jit",
+        action="store_true",
+        help="compile the ELBO with Pyro's JIT (trace and meanfield; same as "
+        "--set train.objective.jit=true)",
+    )
     t.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
@@ -176,7 +182,8 @@ def cmd_train(args):
     from .train import train
 
     flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
-    config = load_config(args.config, args.set, **flags)
+    overrides = (["train.objective.jit=true"] if args.jit else []) + args.set
+    config = load_config(args.config, overrides, **flags)
     start = time.perf_counter()
 
     def log(message):

@@ -121,7 +121,6 @@ class TrainConfig:
     num_threads: int = 0
     eval_batch_size: int = 1000
     eval_samples: int = 1
-    compile: bool = False
 
 
 @dataclass

@@ -22,6 +22,7 @@ from .data import load_dataset
 from .errors import ConfigError, PyroVAEError
 from .infer.analytic import kl_report
 from .infer.objectives import OBJECTIVES
+from .infer.objectives.jit import is_jit, recompile
 from .models.base import MODELS
 from .optim import OPTIMIZERS
 from .plots import as_images, save_grid, save_reconstructions
@@ -80,8 +81,6 @@ class Trainer:
     :param float kl_weight: β on the KL term (default 1).
     :param int kl_warmup_epochs: epochs of linear warm-up of β (default 0).
     :param bool progress: show a tqdm bar (default: when stderr is a terminal).
-    :param bool compile: compile the loss and its gradient with ``torch.compile`` (default
-        ``False``; see README's Performance section for when it pays off).
     """
 
     def __init__(
@@ -93,7 +92,6 @@ class Trainer:
         kl_weight=1.0,
         kl_warmup_epochs=0,
         progress=None,
-        compile=False,
     ):
         self.module = module
         self.objective = OBJECTIVES.resolve(
@@ -102,24 +100,16 @@ class Trainer:
         self.optimizer = OPTIMIZERS.resolve(
             optimizer, {"params": list(module.parameters()), "lr": lr}
         )
+        if is_jit(self.objective):
+            module.param_store_name = f"pyrovae-{id(module):x}"  # unique per module
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
         self.progress = sys.stderr.isatty() if progress is None else progress
-        # The loss of one batch: the Pyro ELBO run on the model and guide. With ``compile``,
-        # torch.compile traces through Pyro's effect handlers once per batch shape and fuses
-        # the networks, the log-densities and their backward pass into compiled kernels; the
-        # objective is still the same Pyro ELBO (tests compare the two).
-        self.loss = self._loss
-        if compile:
-            self.loss = torch.compile(self._loss, dynamic=False)
         self.epoch = 0
-
-    def _loss(self, x, y=None):
-        return self.module.loss(self.objective, x, y)
 
     def step(self, x, y=None):
         """One SVI step on a batch; returns the loss tensor (summed over the batch, detached)."""
-        loss = self.loss(x, y)
+        loss = self.module.loss(self.objective, x, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -128,7 +118,10 @@ class Trainer:
     def train_epoch(self, batches, bar=None):
         """One pass over ``batches``; returns the mean training loss in nats per example."""
         self.module.train()
-        self.module.kl_weight = kl_weight_at(self.epoch, self.kl_weight, self.kl_warmup_epochs)
+        weight = kl_weight_at(self.epoch, self.kl_weight, self.kl_warmup_epochs)
+        if weight != self.module.kl_weight and is_jit(self.objective):
+            recompile(self.objective)  # the JIT graph recorded the old weight as a constant
+        self.module.kl_weight = weight
         total = None
         count = 0
         for x, y in batches:
@@ -273,7 +266,6 @@ def train(config: Config, progress=None, overwrite=False, log=print):
         kl_weight=config.model.kl_weight,
         kl_warmup_epochs=config.model.kl_warmup_epochs,
         progress=progress,
-        compile=t.compile,
     )
     rows = []
 

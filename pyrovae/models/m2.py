@@ -161,6 +161,11 @@ class M2(LatentVariableModel):
                 f"the m2 model sums over labels with Pyro's TraceEnum_ELBO, the enumerated form of "
                 f"the 'trace' objective; '{name}' has no enumerated form: use --objective trace"
             )
+        if config.train.objective.options.get("jit"):
+            raise ConfigError(
+                "the m2 model does not support jit (its labelled and unlabelled batches differ "
+                "in structure); drop --jit / train.objective.jit"
+            )
 
     @classmethod
     def from_config(cls, config, event_shape, num_classes=None):

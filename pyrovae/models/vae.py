@@ -124,6 +124,8 @@ class VAE(LatentVariableModel):
 
     def guide(self, x, y=None):
         """q(z|x) from the encoder and the posterior family."""
+        if self.param_store_name is not None:
+            pyro.module(self.param_store_name, self)
         with pyro.plate("data", x.shape[0]):
             with kl_scale(self.kl_weight):
                 pyro.sample("z", self.q(x))
@@ -148,6 +150,20 @@ class VAE(LatentVariableModel):
         """``n`` images E[x|z] for z drawn from the prior."""
         z = self.prior().sample((n,))
         return self.likelihood.mean(self.decoder(z))
+
+    def loss(self, objective, x, y=None):
+        """The objective's −ELBO summed over the batch; labels play no part (and are not passed,
+        so a JIT objective sees tensors only)."""
+        return objective.differentiable_loss(*self.programs, x)
+
+    @property
+    def programs(self):
+        """``(model, guide)`` as the same two bound-method objects on every call: Pyro's JIT
+        ELBOs key their compiled graph on ``id(model)``, and ``self.model`` makes a new
+        bound method (with a new id) on every attribute access."""
+        if "_programs" not in self.__dict__:
+            self.__dict__["_programs"] = (self.model, self.guide)
+        return self.__dict__["_programs"]
 
     def evaluate(self, x, y=None, batch_size=1000, num_samples=1):
         """ELBO, reconstruction and KL in nats per example (KL analytic where registered)."""

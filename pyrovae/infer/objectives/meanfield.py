@@ -3,19 +3,24 @@
 from pyro.infer import TraceMeanField_ELBO
 
 from .base import OBJECTIVES, check_particles
+from .jit import JitMeanFieldELBO
 
 __all__ = ["meanfield"]
 
 
 @OBJECTIVES.register("meanfield")
-def meanfield(num_particles=1, max_plate_nesting=1):
+def meanfield(num_particles=1, jit=False, max_plate_nesting=1):
     """Pyro TraceMeanField_ELBO: analytic KL(q || p) where one is registered, else Monte Carlo.
 
     :param int num_particles: samples of z for the reconstruction term, vectorized (default 1).
+    :param bool jit: compile with Pyro's JIT (default ``False``; see :mod:`.jit`).
     """
     check_particles(num_particles)
-    return TraceMeanField_ELBO(
+    options = dict(
         num_particles=num_particles,
         vectorize_particles=num_particles > 1,
         max_plate_nesting=max_plate_nesting,
     )
+    if jit:
+        return JitMeanFieldELBO(ignore_jit_warnings=True, **options)
+    return TraceMeanField_ELBO(**options)
