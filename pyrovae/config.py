@@ -354,11 +354,12 @@ def validate(config):
 
 
 def _plain(value):
-    """Tuples -> lists (TOML has only arrays), recursively."""
+    """Tuples -> lists, and ``None`` entries of tables dropped (TOML has only arrays and no
+    null; a dropped option reads back as its default, ``None``), recursively."""
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items() if v is not None}
     return value
 
 

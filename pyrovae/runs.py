@@ -78,14 +78,8 @@ def prepare_run_dir(path, overwrite=False):
 
 
 def write_config(run_dir, config):
-    text = tomli_w.dumps(_drop_none(config_to_dict(config))).encode()
+    text = tomli_w.dumps(config_to_dict(config)).encode()
     return atomic_write(Path(run_dir) / CONFIG, lambda f: f.write(text))
-
-
-def _drop_none(d):
-    return {
-        k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None
-    }
 
 
 def load_run_config(run_dir):
@@ -123,7 +117,7 @@ def save_checkpoint(run_dir, module, config, *, event_shape, num_classes, epoch,
     state = {
         "format": FORMAT,
         "version": VERSION,
-        "config": _drop_none(config_to_dict(config)),
+        "config": config_to_dict(config),
         "event_shape": list(event_shape),
         "num_classes": num_classes,
         "epoch": int(epoch),
