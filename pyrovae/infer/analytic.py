@@ -37,11 +37,14 @@ class SiteKL:
     p: str
     objective: str
     closed_form: bool
+    enumerated: bool = False
 
     @property
     def line(self):
         """One line for the training log and the run's config header."""
         pair = f"{self.q} || {self.p}"
+        if self.enumerated:
+            return f"latent {self.site}: summed out exactly by parallel enumeration ({self.q})"
         if self.analytic:
             return f"latent {self.site}: KL analytic ({self.objective}, {pair})"
         if not self.closed_form:
@@ -90,6 +93,10 @@ def kl_report(module, objective, x=None):
         ):
             continue
         q, p = site["fn"], model_trace.nodes[name]["fn"]
+        if site["infer"].get("enumerate") == "parallel":  # e.g. M2's label y
+            report.append(SiteKL(name, False, _type_name(q), _type_name(p), "TraceEnum_ELBO",
+                                 closed_form=False, enumerated=True))
+            continue
         try:
             with torch.no_grad():
                 kl_divergence(q, p)

@@ -20,6 +20,7 @@ import pyro
 import torch
 from pyro import poutine
 
+from ..errors import ConfigError
 from ..guides import GUIDES
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
@@ -95,7 +96,12 @@ class VAE(LatentVariableModel):
 
     @classmethod
     def check_config(cls, config):
-        """A plain VAE accepts every combination of components."""
+        """A plain VAE accepts every combination of components; labels are for ``m2``."""
+        if config.data.labels:
+            raise ConfigError(
+                f"data.labels = {config.data.labels} (--labels) is for the semi-supervised "
+                "model: add --model m2, or drop --labels"
+            )
 
     @classmethod
     def from_config(cls, config, event_shape, num_classes=None):

@@ -74,3 +74,20 @@ def test_train_logs_and_records_the_report(tmp_path):
     text = (tmp_path / "run" / "config.toml").read_text()
     assert text.startswith(f"# {expected}\n")
     assert load_run_config(tmp_path / "run").model.prior.name == "mixture"  # still loads
+
+
+def test_m2_label_site_is_reported_as_enumerated():
+    import pyrovae as pv
+    from pyrovae.infer.analytic import kl_report
+
+    m2 = pv.MODELS.get("m2").build((1, 4, 4), 3, z_dim=2)
+    lines = {r.site: r.line for r in kl_report(m2, "trace")}
+    assert "summed out exactly by parallel enumeration" in lines["y"]
+    assert "Monte Carlo" in lines["z"]
+
+
+def test_labels_without_m2_are_refused():
+    import pyrovae as pv
+
+    with pytest.raises(pv.ConfigError, match="--model m2"):
+        pv.load_config(None, ["data.labels=50"])
