@@ -69,7 +69,11 @@ class Batcher:
             x = x[perm]
             if y is not None:
                 y = y[perm.to(y.device)]
-        if self.dynamic_binarize:
+        if self.dynamic_binarize and self.shuffle:
+            # x is this epoch's own copy: draw in place, one training-set-sized tensor less at
+            # peak (157 MB for MNIST)
+            x.bernoulli_(x, generator=self.generator)
+        elif self.dynamic_binarize:
             x = torch.bernoulli(x, generator=self.generator)
         b = self.batch_size
         for i in range(len(self)):
