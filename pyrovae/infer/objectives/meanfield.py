@@ -2,7 +2,7 @@
 
 from pyro.infer import TraceMeanField_ELBO
 
-from .base import OBJECTIVES, check_particles
+from .base import OBJECTIVES, trace_family
 from .jit import JitMeanFieldELBO
 
 __all__ = ["meanfield"]
@@ -15,12 +15,4 @@ def meanfield(num_particles=1, jit=False, max_plate_nesting=1):
     :param int num_particles: samples of z for the reconstruction term, vectorized (default 1).
     :param bool jit: compile with Pyro's JIT (default ``False``; see :mod:`.jit`).
     """
-    check_particles(num_particles)
-    options = dict(
-        num_particles=num_particles,
-        vectorize_particles=num_particles > 1,
-        max_plate_nesting=max_plate_nesting,
-    )
-    if jit:
-        return JitMeanFieldELBO(ignore_jit_warnings=True, **options)
-    return TraceMeanField_ELBO(**options)
+    return trace_family(TraceMeanField_ELBO, JitMeanFieldELBO, num_particles, jit, max_plate_nesting)
