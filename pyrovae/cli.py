@@ -6,6 +6,7 @@ written is touched (run files are written atomically).
 
 import argparse
 import json
+import os
 import sys
 import time
 import warnings
@@ -378,6 +379,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("pyrovae: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `pyrovae list | head`: the reader left, which is fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -187,3 +187,12 @@ def test_console_script_exit_code_and_single_line():
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "unknown prior 'nope'" in proc.stderr
+
+
+def test_output_cut_short_by_a_pipe_is_not_an_error():
+    """`pyrovae list | head -1`: no traceback when the reader closes the pipe."""
+    proc = subprocess.run(
+        f"{sys.executable} -m pyrovae.cli list | head -1", shell=True, capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.startswith("models:") and "Traceback" not in proc.stderr
