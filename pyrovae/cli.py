@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 import pyro
-import torch
 
 from .errors import PyroVAEError
 

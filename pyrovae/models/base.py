@@ -10,15 +10,28 @@ priors, likelihoods or labels. A model kind is an ``nn.Module`` with
 * ``check_config`` / ``from_config`` classmethods used by the config loader and checkpoints.
 """
 
+import contextlib
+
+from pyro import poutine
 from torch import nn
 
 from ..data import Batcher, binarize
 from ..errors import DataError
 from ..registry import Registry
 
-__all__ = ["LatentVariableModel", "MODELS"]
+__all__ = ["LatentVariableModel", "MODELS", "kl_scale"]
 
 MODELS = Registry("model")
+
+
+def kl_scale(weight):
+    """The handler that weights a latent site by β: ``poutine.scale(β)``, or for β = 0 (the
+    first epoch of KL warm-up, or ``model.kl_weight = 0``) ``poutine.mask(False)``, which drops
+    the site's log p and log q from the ELBO, since Pyro refuses a scale of 0. For β = 1 (the
+    ELBO itself) no handler is needed, and none is pushed: this runs on every training step."""
+    if weight == 1:
+        return contextlib.nullcontext()
+    return poutine.mask(mask=False) if weight == 0 else poutine.scale(scale=weight)
 
 
 class LatentVariableModel(nn.Module):

@@ -48,7 +48,6 @@ import pyro
 import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
-from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO
 from torch import nn
 
@@ -60,7 +59,7 @@ from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
-from .base import MODELS, LatentVariableModel
+from .base import MODELS, LatentVariableModel, kl_scale
 
 __all__ = ["M2"]
 
@@ -190,7 +189,7 @@ class M2(LatentVariableModel):
         """p(y) p(z) p(x|y,z); ``y`` observed when given."""
         with pyro.plate("data", x.shape[0]):
             y = pyro.sample("y", dist.Categorical(probs=self.label_probs), obs=y)
-            with poutine.scale(scale=self.kl_weight):
+            with kl_scale(self.kl_weight):
                 z = pyro.sample("z", self.prior())
             pyro.sample("x", self.p_x(z, y), obs=x)
 
@@ -199,7 +198,7 @@ class M2(LatentVariableModel):
         with pyro.plate("data", x.shape[0]):
             if y is None:
                 y = pyro.sample("y", self.q_y(x), infer={"enumerate": "parallel"})
-            with poutine.scale(scale=self.kl_weight):
+            with kl_scale(self.kl_weight):
                 pyro.sample("z", self.q(x, y))
 
     def enumerated(self, objective):

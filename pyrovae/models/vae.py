@@ -14,11 +14,8 @@ so with weight β a Pyro ELBO optimizes E_q[log p(x|z)] − β KL(q || p): the �
 without touching the loss.
 """
 
-import contextlib
-
 import pyro
 import torch
-from pyro import poutine
 
 from ..errors import ConfigError
 from ..guides import GUIDES
@@ -26,19 +23,9 @@ from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..priors import PRIORS
 from ..infer.elbo import evaluate_elbo
-from .base import MODELS, LatentVariableModel
+from .base import MODELS, LatentVariableModel, kl_scale
 
-__all__ = ["VAE", "kl_scale"]
-
-
-def kl_scale(weight):
-    """The handler that weights a latent site by β: ``poutine.scale(β)``, or for β = 0 (the
-    first epoch of KL warm-up, or ``model.kl_weight = 0``) ``poutine.mask(False)``, which drops
-    the site's log p and log q from the ELBO, since Pyro refuses a scale of 0. For β = 1 (the
-    ELBO itself) no handler is needed, and none is pushed: this runs on every training step."""
-    if weight == 1:
-        return contextlib.nullcontext()
-    return poutine.mask(mask=False) if weight == 0 else poutine.scale(scale=weight)
+__all__ = ["VAE"]
 
 
 @MODELS.register("vae")

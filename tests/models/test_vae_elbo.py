@@ -11,7 +11,6 @@ the densities written out by hand: no ``torch.distributions`` log_prob and no ``
 
 import math
 
-import pyro
 import pytest
 import torch
 import torch.nn.functional as F

@@ -7,7 +7,6 @@ A registered prior without an entry in :data:`CASES` and :data:`REFERENCES` fail
 :func:`test_every_prior_has_a_reference`.
 """
 
-import math
 
 import numpy as np
 import pytest
