@@ -3,8 +3,8 @@
     python benchmarks/bench_m2.py --data-dir ../shared/data      # MNIST, 100 labels
     python benchmarks/bench_m2.py --dataset digits --labels 50
 
-Both models are built from configs through pyrovae's real code path (``from_config``,
-``Trainer.train_epoch`` over ``module.batches``) with an MLP encoder/decoder (and, for M2, a
+Both models are built from configs through pyrovae's real code path (``build_model``,
+``Trainer.train_epoch`` over ``DataSet.batches``) with an MLP encoder/decoder (and, for M2, a
 classifier) of the same width. Summing out K classes by parallel enumeration runs the decoder K
 times per unlabelled example, so an M2 epoch should cost about K times the VAE's decoder work
 (plus the classifier and the labelled batches), not more. The epochs alternate (VAE, M2, VAE,
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 
 import pyrovae as pv  # noqa: E402
+from pyrovae.models.base import build_model  # noqa: E402
 from pyrovae.train import load_data  # noqa: E402
 
 
@@ -39,9 +40,9 @@ def trainer_for(args, kind):
         overrides += [f"data.labels={args.labels}", f"model.classifier.hidden=[{args.hidden}]"]
     config = pv.load_config(None, overrides)
     data = load_data(config)
-    module = pv.MODELS.get(kind).from_config(config, data.event_shape, data.num_classes)
+    module = build_model(config, data.event_shape, data.num_classes)
     trainer = pv.Trainer(module, config.train.objective, progress=False)
-    batches = module.batches(data, args.batch_size, seed=0)
+    batches = data.batches(args.batch_size, seed=0)
     return trainer, batches, data
 
 

@@ -66,7 +66,7 @@ def bench_steps(args, objective, batch_size):
 
 def bench_epoch(args, objective, batch_size, data):
     trainer, steps = build(args, objective)
-    pv_batches = trainer.module.batches(data, batch_size, seed=0)
+    pv_batches = data.batches(batch_size, seed=0)
     x_train = data.train.x
 
     def hand_epoch(step):

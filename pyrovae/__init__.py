@@ -12,22 +12,31 @@ it with estimators you can check::
 """
 
 from .config import Component, Config, load_config
-from .data import DATASETS, Batcher, DataSet, load_dataset
+from .data import Batcher, DataSet, load_dataset
 from .errors import CheckpointError, ConfigError, DataError, PyroVAEError
-from .guides import GUIDES, Posterior
+from .guides import Posterior
 from .infer import (
-    OBJECTIVES,
     elbo_terms,
     evaluate_elbo,
     evaluate_log_likelihood,
     importance_bound,
     naive_estimate,
 )
-from .likelihoods import LIKELIHOODS, Likelihood
-from .models import MODELS, VAE
-from .nets import DECODERS, ENCODERS
-from .optim import OPTIMIZERS
-from .priors import PRIORS, Prior
+from .likelihoods import Likelihood
+from .models import VAE
+from .priors import Prior
+from .registries import (
+    DATASETS,
+    DECODERS,
+    ENCODERS,
+    GUIDES,
+    LIKELIHOODS,
+    MODELS,
+    OBJECTIVES,
+    OPTIMIZERS,
+    PRIORS,
+    REGISTRIES,
+)
 from .registry import Registry
 from .train import Trainer, train
 
@@ -55,6 +64,7 @@ __all__ = sorted(
         "Posterior",
         "Prior",
         "PyroVAEError",
+        "REGISTRIES",
         "Registry",
         "Trainer",
         "VAE",

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 import pyro
 import torch
 
-from .infer.elbo import evaluate_elbo
+from .errors import ConfigError
+from .infer.elbo import NoClosedForm, evaluate_elbo
 from .infer.gradients import gradient_noise
 from .infer.importance import importance_bound
 from .infer.logmeanexp import DEFAULT_MAX_ROWS
@@ -46,23 +47,24 @@ __all__ = [
 
 
 def _elbo(kl):
-    def estimate(vae, x, k, max_rows):
-        summary = evaluate_elbo(vae, x, batch_size=max(1, max_rows // k), num_samples=k, kl=kl)
+    def estimate(model, x, k, max_rows):
+        rows = max(1, max_rows // (k * model.rows_per_sample))
+        summary = evaluate_elbo(model, x, batch_size=rows, num_samples=k, kl=kl)
         return summary["elbo"], summary["elbo_stderr"]
 
     return estimate
 
 
 def _per_example(estimator):
-    def estimate(vae, x, k, max_rows):
-        values = estimator(vae, x, k, max_rows=max_rows)
+    def estimate(model, x, k, max_rows):
+        values = estimator(model, x, k, max_rows=max_rows)
         stderr = values.std().item() / math.sqrt(values.numel()) if values.numel() > 1 else math.nan
         return values.mean().item(), stderr
 
     return estimate
 
 
-#: family -> (description, ``estimate(vae, x, k, max_rows) -> (mean, stderr)``)
+#: family -> (description, ``estimate(model, x, k, max_rows) -> (mean, stderr)``)
 FAMILIES = {
     "elbo-mc": ("ELBO, Monte Carlo KL", _elbo("monte-carlo")),
     "elbo-analytic": ("ELBO, analytic KL", _elbo("analytic")),
@@ -87,7 +89,7 @@ DEFAULT_ESTIMATORS = (
 )
 
 
-def compare_estimators(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
+def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
                        max_rows=DEFAULT_MAX_ROWS):
     """Run every estimator ``repeats`` times on ``x``.
 
@@ -103,11 +105,11 @@ def compare_estimators(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
             for r in range(repeats):
                 pyro.set_rng_seed(seed + r)
                 start = time.perf_counter()
-                mean, stderr = estimate(vae, x, est.k, max_rows)
+                mean, stderr = estimate(model, x, est.k, max_rows)
                 seconds.append(time.perf_counter() - start)
                 means.append(mean)
                 stderrs.append(stderr)
-        except ValueError:  # no closed-form KL for this guide and prior
+        except NoClosedForm:  # no closed-form KL for this guide and prior
             rows.append({"family": est.family, "estimator": description, "k": est.k,
                          "mean": math.nan, "std": math.nan, "stderr": math.nan,
                          "seconds": math.nan, "available": False})
@@ -126,33 +128,49 @@ def compare_estimators(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
     return rows
 
 
-def compare_gradients(vae, x, particles=(1, 10, 100), draws=20, seed=0):
+def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0):
     """Gradient noise of ``trace`` and ``meanfield`` on the batch ``x`` for each particle count.
 
+    An objective the model kind cannot train with (M2 has no closed-form-KL objective) gives
+    rows with ``available`` False and NaN statistics, and the reason in ``note``.
+
     :returns: rows ``{"objective", "particles", "group", "variance", "snr", "mean_norm",
-        "seconds"}`` (seconds: wall time of all draws of that objective and particle count).
+        "seconds", "available"}`` (seconds: wall time of all draws of that objective and
+        particle count).
     """
+    from .config import Component
+
+    model.require("gradient-noise", "the gradient-noise report")
+    groups = list(model.parameter_groups())
     rows = []
     for name in ("trace", "meanfield"):
         for p in particles:
+            try:
+                type(model).check_objective(Component(name, {"num_particles": p}))
+            except ConfigError as e:
+                rows.extend({"objective": name, "particles": p, "group": group,
+                             "variance": math.nan, "snr": math.nan, "mean_norm": math.nan,
+                             "seconds": math.nan, "available": False, "note": str(e)}
+                            for group in groups)
+                continue
             objective = OBJECTIVES.build(
-                name, {"max_plate_nesting": vae.max_plate_nesting}, num_particles=p
+                name, {"max_plate_nesting": model.max_plate_nesting}, num_particles=p
             )
             start = time.perf_counter()
-            noise = gradient_noise(vae, objective, x, draws=draws, seed=seed)
+            noise = gradient_noise(model, objective, x, draws=draws, seed=seed)
             seconds = time.perf_counter() - start
             for group, stats in noise.items():
                 rows.append({"objective": name, "particles": p, "group": group, **stats,
-                             "seconds": seconds})
+                             "seconds": seconds, "available": True})
     return rows
 
 
-def compare(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
+def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
             draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS):
     """The whole comparison: estimator table and gradient noise (on the first
     ``gradient_batch`` examples of ``x``).
 
-    :param vae: a model with ``q``, ``prior``, ``p_x``, ``model`` and ``guide``.
+    :param model: a model kind (any: the estimators use its interface).
     :param x: the examples, ``(N,) + event_shape``.
     :param estimators: the rows (default :data:`DEFAULT_ESTIMATORS`).
     :param int repeats: runs per estimator, seeds ``seed``.. (default 3).
@@ -164,17 +182,19 @@ def compare(vae, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
-    vae.eval()
+    model.eval()
+    for feature in ("elbo", "importance", "naive", "gradient-noise"):
+        model.require(feature, "compare")
     result = {
         "num_examples": int(x.shape[0]),
         "repeats": int(repeats),
         "seed": int(seed),
-        "estimators": compare_estimators(vae, x, estimators, repeats, seed, max_rows),
+        "estimators": compare_estimators(model, x, estimators, repeats, seed, max_rows),
     }
     batch = x[:gradient_batch]
     result["gradient_batch"] = int(batch.shape[0])
     result["gradient_draws"] = int(draws)
-    result["gradient_noise"] = compare_gradients(vae, batch, particles, draws, seed)
+    result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed)
     return result
 
 
@@ -190,9 +210,9 @@ def jsonable(value):
     return value
 
 
-def _number(value, width, digits):
+def _number(value, width, digits, style="f"):
     return f"{'n/a':>{width}}" if value is None or math.isnan(value) else \
-        f"{value:>{width}.{digits}f}"
+        f"{value:>{width}.{digits}{style}}"
 
 
 def format_comparison(result):
@@ -221,8 +241,10 @@ def format_comparison(result):
     for row in result["gradient_noise"]:
         lines.append(
             f"  {row['objective']:<10} {row['particles']:>9} {row['group']:<8} "
-            f"{row['variance']:>11.3e} {row['snr']:>8.3f}"
+            f"{_number(row['variance'], 11, 3, 'e')} {_number(row['snr'], 8, 3)}"
         )
     lines.append("  trace: Monte Carlo KL (Trace_ELBO); meanfield: closed-form KL "
                  "(TraceMeanField_ELBO)")
+    notes = sorted({row["note"] for row in result["gradient_noise"] if row.get("note")})
+    lines.extend(f"  n/a: {note}" for note in notes)
     return "\n".join(lines)

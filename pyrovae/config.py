@@ -61,7 +61,8 @@ class DataConfig:
 
     ``name`` is a registered data set (``pyrovae list``) or a path to a ``.npy``/``.npz`` file;
     ``dir`` is a folder holding it (empty: the download cache); ``binarize`` is ``"none"``,
-    ``"static"`` (drawn once) or ``"dynamic"`` (re-drawn every epoch); the fractions apply to data
+    ``"static"`` (drawn once), ``"dynamic"`` (re-drawn every epoch) or ``"auto"`` (dynamic for
+    a likelihood on {0, 1} such as ``bernoulli``, none for every other); the fractions apply to data
     sets without a fixed split, drawn with ``split_seed``. ``labels`` (for ``model.kind = "m2"``)
     keeps that many training labels, balanced over the classes and chosen with ``split_seed``;
     0 keeps them all.
@@ -69,7 +70,7 @@ class DataConfig:
 
     name: str = "digits"
     dir: str = ""
-    binarize: str = "dynamic"
+    binarize: str = "auto"
     valid_fraction: float = 0.1
     test_fraction: float = 0.2
     split_seed: int = 0
@@ -78,29 +79,30 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """``[model]``: the latent size and the components (see ``pyrovae list``).
+    """``[model]``: the model kind, its options, and the weight of the KL term.
 
-    ``kl_weight`` is β > 0 on the KL term (1 is the ELBO); ``kl_warmup_epochs`` = W ramps it
-    linearly, β·(e + 1)/W in epoch e = 0, 1, ..., reaching β after W epochs.
+    ``kind`` is a registered model kind (``vae``, ``m2``; see ``pyrovae list``). Every other key
+    of the section is an option of that kind: a keyword of its ``build`` classmethod
+    (:meth:`pyrovae.models.VAE.build`, :meth:`pyrovae.models.M2.build`), checked against it when
+    the config is loaded, so a VAE refuses ``alpha``. Options that are components (``prior``,
+    ``likelihood``, ``guide``, ``encoder``, ``decoder``, and M2's ``classifier``) are names or
+    tables like any component. They are read as attributes (``config.model.z_dim``).
 
-    The semi-supervised ``m2`` kind also reads ``classifier`` (the network of q(y|x), an encoder
-    with one output per class), ``label_prior`` (p(y): ``"uniform"`` or a list of class
-    probabilities) and ``alpha`` (the weight of the auxiliary loss −log q(y|x) per labelled
-    example); see :class:`pyrovae.models.m2.M2`.
+    ``kl_weight`` is β ≥ 0 on the KL term (1 is the ELBO); ``kl_warmup_epochs`` = W ramps it
+    linearly, β·(e + 1)/W in epoch e = 0, 1, ..., reaching β after W epochs. Both apply to
+    every kind: the trainer passes β to the loss.
     """
 
     kind: str = field(default="vae", metadata={"registry": "model"})
-    z_dim: int = 16
-    prior: Component = _component("normal", "prior")
-    likelihood: Component = _component("bernoulli", "likelihood")
-    guide: Component = _component("diag-normal", "guide")
-    encoder: Component = _component("mlp", "encoder", hidden=[400], activation="relu")
-    decoder: Component = _component("mlp", "decoder", hidden=[400], activation="relu")
     kl_weight: float = 1.0
     kl_warmup_epochs: int = 0
-    classifier: Component = _component("mlp", "encoder", hidden=[400], activation="relu")
-    label_prior: object = "uniform"
-    alpha: float = 1.0
+    options: dict = field(default_factory=dict, metadata={"options": True})
+
+    def __getattr__(self, name):  # only reached when ``name`` is not a field
+        options = self.__dict__.get("options")
+        if options is not None and name in options:
+            return options[name]
+        raise AttributeError(f"[model] has no option '{name}'")
 
 
 @dataclass
@@ -108,7 +110,9 @@ class TrainConfig:
     """``[train]``: the SVI loop.
 
     ``num_threads = 0`` keeps torch's default; ``eval_samples`` is the number of z draws per
-    example for the validation ELBO.
+    example for the validation ELBO; training stops when a step's loss or gradient is not
+    finite, or its loss exceeds the running level by ``divergence_factor`` (0: finiteness only;
+    see :mod:`pyrovae.divergence`).
     """
 
     objective: Component = _component("trace", "objective", num_particles=1)
@@ -121,11 +125,13 @@ class TrainConfig:
     num_threads: int = 0
     eval_batch_size: int = 1000
     eval_samples: int = 1
+    divergence_factor: float = 1000.0
 
 
 @dataclass
 class OutputConfig:
-    """``[output]``: ``dir`` is the run directory (empty: ``runs/<data set>-<time stamp>``)."""
+    """``[output]``: ``dir`` is the run directory (empty:
+    ``runs/<data set>-<model kind>-<time stamp>``)."""
 
     dir: str = ""
 
@@ -147,9 +153,10 @@ _POSITIVE = {
     "train.batch_size",
     "train.eval_batch_size",
     "train.eval_samples",
-    "model.kl_weight",
 }
 _NON_NEGATIVE = {
+    "model.kl_weight",
+    "train.divergence_factor",
     "train.epochs",
     "model.kl_warmup_epochs",
     "train.num_threads",
@@ -160,27 +167,11 @@ _FRACTIONS = {"data.valid_fraction", "data.test_fraction"}
 
 
 def _registries():
-    """Section-field registry names -> Registry objects (imported late: no import cycles)."""
-    from .data import DATASETS
-    from .guides import GUIDES
-    from .infer.objectives import OBJECTIVES
-    from .likelihoods import LIKELIHOODS
-    from .models.base import MODELS
-    from .nets import DECODERS, ENCODERS
-    from .optim import OPTIMIZERS
-    from .priors import PRIORS
+    """Registry kind -> Registry (imported late: no import cycles), from the one list in
+    :mod:`pyrovae.registries`."""
+    from .registries import by_kind
 
-    return {
-        "prior": PRIORS,
-        "likelihood": LIKELIHOODS,
-        "guide": GUIDES,
-        "encoder": ENCODERS,
-        "decoder": DECODERS,
-        "objective": OBJECTIVES,
-        "optimizer": OPTIMIZERS,
-        "dataset": DATASETS,
-        "model": MODELS,
-    }
+    return by_kind()
 
 
 def parse_value(text):
@@ -278,8 +269,11 @@ def _fill(config, raw, where):
 
 
 def _set_field(section_name, section, key, value, where="the config"):
-    fields = {f.name: f for f in dataclasses.fields(section)}
+    fields = {f.name: f for f in dataclasses.fields(section) if "options" not in f.metadata}
     path = f"{section_name}.{key}"
+    if isinstance(section, ModelConfig) and key not in fields:
+        section.options[key] = value  # an option of the kind, checked against it in validate
+        return
     if key not in fields:
         raise ConfigError(
             f"{where}: unknown key '{path}'{closest(key, fields)}; "
@@ -290,6 +284,26 @@ def _set_field(section_name, section, key, value, where="the config"):
         setattr(section, key, _as_component(path, value))
     else:
         setattr(section, key, _check_type(path, value, current))
+
+
+def _model_kind(config):
+    from .models.base import MODELS
+
+    return MODELS.get(config.model.kind)  # an unknown kind: did-you-mean
+
+
+def _model_component(config, key, path):
+    """The model option ``key`` as a :class:`Component` (its current value, else the kind's
+    default), stored back so that ``--set model.key.option=...`` can edit it."""
+    from .models.base import MODELS
+
+    if key not in _model_kind(config).components:
+        raise ConfigError(f"--set {path}: model.{key} is not a component of a "
+                          f"'{config.model.kind}' model")
+    options = config.model.options
+    value = options[key] if key in options else MODELS.options(config.model.kind)[key]
+    options[key] = _as_component(f"model.{key}", value)
+    return options[key]
 
 
 def apply_override(config, assignment):
@@ -310,7 +324,10 @@ def apply_override(config, assignment):
     if len(parts) == 2:
         _set_field(parts[0], section, parts[1], value, "--set")
     elif len(parts) == 3:
-        target = getattr(section, parts[1], None)
+        if parts[0] == "model" and parts[1] not in ("kind", "kl_weight", "kl_warmup_epochs"):
+            target = _model_component(config, parts[1], path)
+        else:
+            target = getattr(section, parts[1], None)
         if not isinstance(target, Component):
             raise ConfigError(f"--set {path}: {parts[0]}.{parts[1]} is not a component")
         target.options[parts[2]] = value
@@ -338,6 +355,7 @@ def validate(config):
             value.options = _plain(registry.check_options(value.name, value.options, path))
         else:
             registry.get(value)
+    _validate_model(config, registries)
     name = config.data.name
     if not name.endswith((".npy", ".npz")):
         registries["dataset"].get(name)
@@ -345,12 +363,41 @@ def validate(config):
         section = getattr(config, section_field.name)
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            if not isinstance(value, Component):
+            if not isinstance(value, Component) and "options" not in f.metadata:
                 _check_type(f"{section_field.name}.{f.name}", value, f.default)
-    from .models.base import MODELS
-
-    MODELS.get(config.model.kind).check_config(config)
+    _model_kind(config).check_config(config)
     return config
+
+
+def _validate_model(config, registries):
+    """Check ``[model]``'s options against the kind's ``build`` keywords (unknown ones refused
+    with did-you-mean, defaults filled in), its components against their registries and its
+    plain values against the types of their defaults."""
+    kind = config.model.kind
+    model_cls = _model_kind(config)
+    accepted = registries["model"].options(kind)
+    for key in config.model.options:
+        owners = [n for n in registries["model"].names() if key in registries["model"].options(n)]
+        if key not in accepted and owners:
+            raise ConfigError(
+                f"model.{key} is an option of the {' and '.join(owners)} model, not of "
+                f"'{kind}'; drop it or use --model {owners[0]}"
+            )
+    options = registries["model"].check_options(kind, config.model.options, "[model]")
+    for key, value in options.items():
+        path = f"model.{key}"
+        if key in model_cls.components:
+            registry = registries[model_cls.components[key]]
+            component = _as_component(path, value)
+            registry.get(component.name)
+            component.options = _plain(
+                registry.check_options(component.name, component.options, path)
+            )
+            options[key] = component
+        else:
+            default = registries["model"].options(kind)[key]
+            options[key] = _plain(_check_type(path, value, default))
+    config.model.options = options
 
 
 def _plain(value):
@@ -371,7 +418,11 @@ def config_to_dict(config):
         table = {}
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            table[f.name] = value.to_dict() if isinstance(value, Component) else value
+            if "options" in f.metadata:  # [model]: the kind's options are keys of the section
+                table.update((k, v.to_dict() if isinstance(v, Component) else v)
+                             for k, v in value.items())
+            else:
+                table[f.name] = value.to_dict() if isinstance(value, Component) else value
         out[section_field.name] = _plain(table)
     return out
 
@@ -393,13 +444,16 @@ def load_config(path=None, overrides=(), **flags):
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     config = _fill(Config(), raw, where=str(path) if path else "the config")
-    for dotted, value in flags.items():
+    kind_first = sorted(flags.items(), key=lambda item: item[0] != "model.kind")
+    for dotted, value in kind_first:
         if value is None:
             continue
         section_name, key = dotted.split(".")
         section = getattr(config, section_name)
-        if isinstance(getattr(section, key), Component):
+        if section_name == "model" and key in _model_kind(config).components:
             value = Component(value)  # a new name on the command line drops the old options
+        elif isinstance(getattr(section, key, None), Component):
+            value = Component(value)
         _set_field(section_name, section, key, value, "the command line")
     for assignment in overrides:
         apply_override(config, assignment)

@@ -1,5 +1,6 @@
 """Figures written as PNG: image grids (samples, reconstructions) and the estimator comparison."""
 
+import io
 import math
 
 import matplotlib
@@ -7,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")  # no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+
+from .runs import atomic_write  # noqa: E402
 
 __all__ = ["as_images", "save_comparison_plot", "save_grid", "save_reconstructions"]
 
@@ -34,11 +37,10 @@ def save_grid(images, path, nrow, target_width=640):
     scale = max(1, target_width // grid.shape[-1])
     grid = grid.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
     array = grid.permute(1, 2, 0).numpy()
-    if array.shape[-1] == 1:
-        plt.imsave(path, array[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
-    else:
-        plt.imsave(path, array)
-    return path
+    options = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0} if array.shape[-1] == 1 else {}
+    png = io.BytesIO()  # rendered in memory, then written atomically (fsync, 0644, one-line errors)
+    plt.imsave(png, array[..., 0] if array.shape[-1] == 1 else array, format="png", **options)
+    return atomic_write(path, lambda f: f.write(png.getvalue()))
 
 
 def save_reconstructions(originals, reconstructions, path, per_row=8):
@@ -76,7 +78,8 @@ def save_comparison_plot(result, path):
 
     curves = {}
     for row in result["gradient_noise"]:
-        curves.setdefault((row["objective"], row["group"]), []).append(row)
+        if row.get("available", True):  # e.g. meanfield for m2: no such objective
+            curves.setdefault((row["objective"], row["group"]), []).append(row)
     for (objective, group), rows in curves.items():
         right.plot([r["particles"] for r in rows], [r["variance"] for r in rows],
                    "o-" if objective == "meanfield" else "s--", label=f"{objective}, {group}",
@@ -90,6 +93,12 @@ def save_comparison_plot(result, path):
     right.grid(True, which="both", alpha=0.3)
     right.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path, dpi=100):
+    """Render ``fig`` as PNG in memory, close it, and write it atomically to ``path``."""
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi)
     plt.close(fig)
-    return path
+    return atomic_write(path, lambda f: f.write(png.getvalue()))

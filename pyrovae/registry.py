@@ -36,11 +36,14 @@ class Registry:
     :param str kind: what the registry holds, e.g. ``"prior"``; used in error messages.
     :param tuple builder_args: names of the arguments that pyrovae passes itself when it builds a
         component (e.g. ``z_dim``); they are not config keys.
+    :param str constructor: for classes, the classmethod that builds one from its options
+        (default: the class itself, i.e. ``__init__``); model kinds use ``"build"``.
     """
 
-    def __init__(self, kind, builder_args=()):
+    def __init__(self, kind, builder_args=(), constructor=None):
         self.kind = kind
         self.builder_args = tuple(builder_args)
+        self.constructor = constructor
         self._entries = {}
 
     def register(self, name, factory=None, *, description=None):
@@ -81,14 +84,16 @@ class Registry:
             )
         return self._entries[name][0]
 
+    def _callable(self, factory):
+        """What building ``factory`` calls: the function, the class, or its constructor."""
+        if inspect.isclass(factory) and self.constructor:
+            return getattr(factory, self.constructor)
+        return factory
+
     def options(self, name):
         """``{option: default}`` for the config options of ``name`` (``inspect.Parameter.empty``
         marks a required one)."""
-        factory = self.get(name)
-        target = factory.__init__ if inspect.isclass(factory) else factory
-        params = list(inspect.signature(target).parameters.values())
-        if inspect.isclass(factory):
-            params = params[1:]  # self
+        params = inspect.signature(self._callable(self.get(name))).parameters.values()
         return {
             p.name: p.default
             for p in params
@@ -121,11 +126,10 @@ class Registry:
     def build(self, name, context=None, **options):
         """Call the factory registered as ``name`` with ``options`` and those entries of
         ``context`` (e.g. ``z_dim``, ``event_shape``) that its signature names."""
-        factory = self.get(name)
-        target = factory.__init__ if inspect.isclass(factory) else factory
+        target = self._callable(self.get(name))
         wanted = inspect.signature(target).parameters
         extra = {k: v for k, v in (context or {}).items() if k in wanted}
-        return factory(**extra, **options)
+        return target(**extra, **options)
 
     def resolve(self, spec, context=None):
         """Turn ``spec`` into a component: the one step where configs and Python objects meet.

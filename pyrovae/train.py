@@ -7,9 +7,9 @@ nothing about priors or likelihoods: it talks to the model through
 :class:`~pyrovae.models.base.LatentVariableModel`.
 """
 
-import math
 import sys
 import time
+import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -18,18 +18,18 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import Config
-from .data import load_dataset
-from .errors import ConfigError, PyroVAEError
+from .data.from_config import load_data
+from .divergence import DivergenceMonitor, TrainingError
+from .errors import ConfigError
 from .infer.analytic import kl_report
 from .infer.objectives import OBJECTIVES
-from .infer.objectives.jit import is_jit, recompile
-from .models.base import MODELS
+from .infer.objectives.jit import is_jit
+from .models.base import build_model
 from .optim import OPTIMIZERS
 from .plots import as_images, save_grid, save_reconstructions
 from .runs import (
     CONFIG,
     atomic_write,
-    prepare_run_dir,
     save_checkpoint,
     write_config,
     write_metrics,
@@ -43,10 +43,6 @@ __all__ = [
     "resolve_device",
     "train",
 ]
-
-
-class TrainingError(PyroVAEError):
-    """The loss diverged (NaN or infinite)."""
 
 
 def resolve_device(name):
@@ -64,8 +60,8 @@ def resolve_device(name):
 
 def kl_weight_at(epoch, beta, warmup_epochs):
     """β · min(1, (epoch + 1) / warmup_epochs), epochs counted from 0: a linear KL warm-up that
-    reaches β in the last warm-up epoch. (It starts at β / warmup_epochs, not 0: Pyro's
-    ``poutine.scale`` needs a positive weight.)"""
+    reaches β in the last warm-up epoch. (It starts at β / warmup_epochs rather than 0, so the
+    first epoch already trains the encoder's KL term a little.)"""
     if warmup_epochs <= 0:
         return beta
     return beta * min(1.0, (epoch + 1) / warmup_epochs)
@@ -81,6 +77,9 @@ class Trainer:
     :param float kl_weight: β on the KL term (default 1).
     :param int kl_warmup_epochs: epochs of linear warm-up of β (default 0).
     :param bool progress: show a tqdm bar (default: when stderr is a terminal).
+    :param float divergence_factor: stop when a step's loss exceeds its running level by this
+        factor (default 1000; 0: stop on non-finite values only), see
+        :mod:`pyrovae.divergence`.
     """
 
     def __init__(
@@ -92,6 +91,7 @@ class Trainer:
         kl_weight=1.0,
         kl_warmup_epochs=0,
         progress=None,
+        divergence_factor=1000.0,
     ):
         self.module = module
         self.objective = OBJECTIVES.resolve(
@@ -100,44 +100,60 @@ class Trainer:
         self.optimizer = OPTIMIZERS.resolve(
             optimizer, {"params": list(module.parameters()), "lr": lr}
         )
+        self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if is_jit(self.objective):
             module.param_store_name = f"pyrovae-{id(module):x}"  # unique per module
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
         self.progress = sys.stderr.isatty() if progress is None else progress
+        self.monitor = DivergenceMonitor(divergence_factor)
+        # a sync per step costs nothing on the CPU and stops a bad step before the optimizer
+        # applies it; on an accelerator the monitor is read every 100 steps and per epoch
+        self.check_every = None
+        self._steps = None  # steps in the current epoch, for the divergence report
         self.epoch = 0
 
-    def step(self, x, y=None):
-        """One SVI step on a batch; returns the loss tensor (summed over the batch, detached)."""
-        loss = self.module.loss(self.objective, x, y)
+    def step(self, x, y=None, kl_weight=1.0, index=0):
+        """One SVI step on a batch; returns the loss tensor (summed over the batch, detached).
+
+        :param int index: the step's position in the epoch (for the divergence report).
+        """
+        loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        grads = [p.grad for p in self.params if p.grad is not None]
+        grad_norm = torch.stack(torch._foreach_norm(grads)).sum() if grads else loss.new_zeros(())
+        self.monitor.observe(loss.detach() / x.shape[0], grad_norm, index)
+        if self.check_every is None:
+            self.check_every = 1 if loss.device.type == "cpu" else 100
+        if (index + 1) % self.check_every == 0:
+            self.monitor.check(self.epoch + 1, self._steps)
         self.optimizer.step()
         return loss.detach()
 
     def train_epoch(self, batches, bar=None):
-        """One pass over ``batches``; returns the mean training loss in nats per example."""
+        """One pass over ``batches``; returns the mean training loss in nats per example.
+
+        Raises :class:`~pyrovae.divergence.TrainingError` at the first diverging step."""
         self.module.train()
         weight = kl_weight_at(self.epoch, self.kl_weight, self.kl_warmup_epochs)
-        if weight != self.module.kl_weight and is_jit(self.objective):
-            recompile(self.objective)  # the JIT graph recorded the old weight as a constant
-        self.module.kl_weight = weight
+        self._steps = len(batches)
         total = None
         count = 0
-        for x, y in batches:
-            loss = self.step(x, y)
-            total = loss if total is None else total + loss  # stays on the device: no sync
-            count += x.shape[0]
-            if bar is not None:
-                bar.update(1)
+        with warnings.catch_warnings():
+            # Pyro warns "Encountered NaN" on every bad step; the monitor reports it once
+            warnings.filterwarnings("ignore", message="Encountered NaN")
+            for index, (x, y) in enumerate(batches):
+                loss = self.step(x, y, weight, index)
+                total = loss if total is None else total + loss  # stays on the device: no sync
+                count += x.shape[0]
+                if bar is not None:
+                    bar.update(1)
+        self.monitor.check(self.epoch + 1, self._steps)
+        self.monitor.end_epoch()
         self.epoch += 1
-        mean = total.item() / max(count, 1)
-        if not math.isfinite(mean):
-            raise TrainingError(
-                f"the training loss became {mean} in epoch {self.epoch}; lower the learning "
-                "rate (--set train.lr=...) or check the data and likelihood"
-            )
-        return mean
+        self.last_kl_weight = weight
+        return total.item() / max(count, 1)
 
     def fit(
         self,
@@ -151,10 +167,12 @@ class Trainer:
     ):
         """Train for ``epochs`` epochs; after each, evaluate on the validation split.
 
+        :param dataset: a :class:`~pyrovae.data.DataSet`; its :meth:`~pyrovae.data.DataSet.batches`
+            are the training batches.
         :param on_epoch: called as ``on_epoch(row)`` with the epoch's metrics dict.
         :returns: the list of per-epoch metric rows.
         """
-        batches = self.module.batches(dataset, batch_size, seed)
+        batches = dataset.batches(batch_size, seed)
         rows = []
         bar = tqdm(
             total=epochs * len(batches),
@@ -175,7 +193,7 @@ class Trainer:
                 row = {
                     "epoch": self.epoch,
                     "train_loss": train_loss,
-                    "kl_weight": self.module.kl_weight,
+                    "kl_weight": self.last_kl_weight,
                     **{f"valid_{k}": v for k, v in valid.items() if not k.endswith("_stderr")},
                     "epoch_seconds": seconds,
                 }
@@ -184,21 +202,6 @@ class Trainer:
                 if on_epoch is not None:
                     on_epoch(row)
         return rows
-
-
-def load_data(config, device="cpu"):
-    """Load the data set a config names, on ``device``."""
-    d = config.data
-    dataset = load_dataset(
-        d.name,
-        data_dir=d.dir or None,
-        binarize=d.binarize,
-        seed=config.train.seed,
-        valid_fraction=d.valid_fraction,
-        test_fraction=d.test_fraction,
-        split_seed=d.split_seed,
-    )
-    return dataset.to(device)
 
 
 def default_run_dir(config):
@@ -240,6 +243,13 @@ def record_kl_report(run_dir, lines):
 def train(config: Config, progress=None, overwrite=False, log=print):
     """Train the model a config describes and write its run directory.
 
+    Everything that can be checked is checked before anything is written: the config (when it
+    was loaded), the device, the data and its labels, the model, the objective and the
+    optimizer. The run is then written into a fresh directory beside its target
+    (:class:`~pyrovae.runs.RunDirectory`), which takes the target's place whole once the first
+    epoch's checkpoint exists: a run that fails before that leaves nothing behind, and an
+    ``overwrite`` that fails leaves the old run untouched.
+
     :returns: ``(run_dir, module, rows)``.
     """
     t = config.train
@@ -248,16 +258,9 @@ def train(config: Config, progress=None, overwrite=False, log=print):
         torch.set_num_threads(t.num_threads)
     pyro.set_rng_seed(t.seed)
     dataset = load_data(config, device)
-    kind = MODELS.get(config.model.kind)
-    module = kind.from_config(config, dataset.event_shape, dataset.num_classes).to(device)
+    module = build_model(config, dataset.event_shape, dataset.num_classes).to(device)
     module.check_data(dataset)
-    run_dir = prepare_run_dir(config.output.dir or default_run_dir(config), overwrite)
-    config.output.dir = str(run_dir)
-    write_config(run_dir, config)
     kl_lines = [site.line for site in kl_report(module, t.objective, dataset.train.x[:2])]
-    for line in kl_lines:
-        log(line)
-    record_kl_report(run_dir, kl_lines)
     trainer = Trainer(
         module,
         t.objective,
@@ -266,39 +269,57 @@ def train(config: Config, progress=None, overwrite=False, log=print):
         kl_weight=config.model.kl_weight,
         kl_warmup_epochs=config.model.kl_warmup_epochs,
         progress=progress,
+        divergence_factor=t.divergence_factor,
     )
+    from .runs import RunDirectory
+
+    target = Path(config.output.dir or default_run_dir(config))
+    config.output.dir = str(target)
     rows = []
+    with RunDirectory(target, overwrite=overwrite) as run:
+        write_config(run.path, config)
+        record_kl_report(run.path, kl_lines)
+        for line in kl_lines:
+            log(line)
 
-    def checkpoint(epoch):
-        save_checkpoint(
-            run_dir,
-            module,
-            config,
-            event_shape=dataset.event_shape,
-            num_classes=dataset.num_classes,
-            epoch=epoch,
-            optimizer=trainer.optimizer,
+        def checkpoint(epoch):
+            save_checkpoint(
+                run.path,
+                module,
+                config,
+                event_shape=dataset.event_shape,
+                num_classes=dataset.num_classes,
+                epoch=epoch,
+                optimizer=trainer.optimizer,
+            )
+            if not run.committed:
+                run.commit()  # the first checkpoint exists: the run takes its place
+
+        def on_epoch(row):
+            rows.append(row)
+            write_metrics(run.path, rows)
+            checkpoint(row["epoch"])
+
+        log(
+            f"training a {config.model.kind} on {dataset.name} ({len(dataset.train)} train, "
+            f"{len(dataset.valid)} valid, {len(dataset.test)} test) for {t.epochs} epochs on "
+            f"{device}"
         )
-
-    def on_epoch(row):
-        rows.append(row)
-        write_metrics(run_dir, rows)
-        checkpoint(row["epoch"])
-
-    log(
-        f"training a {config.model.kind} on {dataset.name} ({len(dataset.train)} train, "
-        f"{len(dataset.valid)} valid, {len(dataset.test)} test) for {t.epochs} epochs on {device}"
-    )
-    trainer.fit(
-        dataset,
-        t.epochs,
-        t.batch_size,
-        t.seed,
-        t.eval_batch_size,
-        t.eval_samples,
-        on_epoch=on_epoch,
-    )
-    if t.epochs == 0:  # still leave a loadable run
-        checkpoint(0)
-    write_figures(module, dataset, run_dir)
-    return run_dir, module, rows
+        try:
+            trainer.fit(
+                dataset,
+                t.epochs,
+                t.batch_size,
+                t.seed,
+                t.eval_batch_size,
+                t.eval_samples,
+                on_epoch=on_epoch,
+            )
+        except TrainingError as e:
+            kept = (f"{target} keeps the checkpoint of epoch {rows[-1]['epoch']}" if rows
+                    else f"nothing was written to {target}")
+            raise TrainingError(f"{e}; {kept}") from None
+        if t.epochs == 0:  # still leave a loadable run
+            checkpoint(0)
+        write_figures(module, dataset, run.path)
+    return target, module, rows

@@ -43,7 +43,7 @@ objective = { name = "meanfield", num_particles = 4 }
     assert config.train.epochs == 5  # flag beats file
     assert config.model.prior.options == {"min_scale": 0.01}
     assert config.model.likelihood.options["scale"] == 0.2
-    assert config.model.likelihood.options["learn_scale"] == "fixed"
+    assert config.model.likelihood.options["learn_scale"] == "global"
     assert config.train.lr == 3e-4
     assert config.model.encoder.options["hidden"] == [32, 16]
     assert config.train.objective == Component("meanfield", {"num_particles": 4, "jit": False})
@@ -60,7 +60,14 @@ def test_flag_with_new_component_name_drops_old_options(tmp_path):
     "raw, message",
     [
         ({"modle": {}}, "unknown section \\[modle\\] \\(did you mean 'model'\\?\\)"),
-        ({"model": {"zdim": 3}}, "unknown key 'model.zdim' \\(did you mean 'z_dim'\\?\\)"),
+        ({"model": {"zdim": 3}}, "no option 'zdim' \\(did you mean 'z_dim'\\?\\)"),
+        ({"model": {"alpha": 5}}, "model.alpha is an option of the m2 model, not of 'vae'"),
+        ({"model": {"label_prior": [0.5, 0.5]}}, "model.label_prior is an option of the m2"),
+        ({"model": {"kind": "m2", "features": 0.5}}, "model.features must be int"),
+        ({"model": {"kind": "m2", "alpha": -1.0}}, "model.alpha must be zero or positive"),
+        ({"model": {"kind": "m2", "classifier": "nope"}}, "unknown encoder 'nope'"),
+        ({"model": {"kind": "vea"}}, "unknown model 'vea' \\(did you mean 'vae'\\?\\)"),
+        ({"model": {"kl_weight": -0.5}}, "model.kl_weight must be zero or positive"),
         ({"model": {"prior": "nromal"}}, "unknown prior 'nromal' \\(did you mean 'normal'\\?\\)"),
         ({"model": {"prior": {"name": "normal", "scale": 2}}}, "prior 'normal' has no option"),
         ({"model": {"z_dim": 0}}, "model.z_dim must be positive"),

@@ -1,10 +1,15 @@
-import math
+"""The SVI loop: metrics, the KL warm-up schedule, the objective it steps, and divergence."""
 
+import math
+import warnings
+
+import pyro
 import pytest
 import torch
 
 import pyrovae as pv
-from pyrovae.train import TrainingError, kl_weight_at
+from pyrovae.divergence import DivergenceMonitor, TrainingError
+from pyrovae.train import kl_weight_at
 
 
 def tiny_vae(data, **kwargs):
@@ -20,9 +25,25 @@ def digits():
     return pv.load_dataset("digits", binarize="dynamic")
 
 
-def test_kl_warmup_schedule():
+def test_warmup_schedule_values():
+    """β (e + 1) / W for epochs e = 0, 1, ... until it reaches β (it starts above 0)."""
+    assert [kl_weight_at(e, 1.0, 4) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert [kl_weight_at(e, 0.5, 4) for e in range(6)] == [0.125, 0.25, 0.375, 0.5, 0.5, 0.5]
-    assert kl_weight_at(0, 0.7, 0) == 0.7
+    assert kl_weight_at(0, 2.0, 0) == 2.0 and kl_weight_at(7, 2.0, 0) == 2.0
+
+
+def test_trainer_passes_the_scheduled_weight_to_the_loss(digits):
+    """The row records β, and the loss the trainer steps is the model's loss at that β."""
+    vae = tiny_vae(digits)
+    seen = []
+    loss = vae.loss
+    vae.loss = lambda objective, x, y=None, kl_weight=1.0: (
+        seen.append(kl_weight) or loss(objective, x, y, kl_weight=kl_weight))
+    rows = pv.Trainer(vae, kl_weight=0.8, kl_warmup_epochs=2, progress=False).fit(
+        digits, epochs=3, batch_size=512)
+    assert [r["kl_weight"] for r in rows] == pytest.approx([0.4, 0.8, 0.8])
+    steps = len(digits.batches(512, 0))
+    assert seen == pytest.approx([0.4] * steps + [0.8] * 2 * steps)
 
 
 def test_fit_lowers_the_loss_and_records_metrics(digits):
@@ -34,27 +55,85 @@ def test_fit_lowers_the_loss_and_records_metrics(digits):
     assert rows[-1]["valid_elbo"] > rows[0]["valid_elbo"]
 
 
-def test_warmup_is_applied_per_epoch(digits):
+@pytest.mark.parametrize("objective", [{"name": "trace", "num_particles": 3},
+                                       {"name": "iwae", "num_particles": 4}],
+                         ids=["trace-3", "iwae-4"])
+def test_step_uses_the_given_objective(digits, objective):
+    """One step's returned loss is exactly the objective's own loss on that batch under the same
+    seed (and the model's parameters then move)."""
     vae = tiny_vae(digits)
-    trainer = pv.Trainer(vae, kl_weight=1.0, kl_warmup_epochs=2, progress=False)
-    rows = trainer.fit(digits, epochs=3, batch_size=256)
-    assert [r["kl_weight"] for r in rows] == [0.5, 1.0, 1.0]
-
-
-def test_step_uses_the_given_objective(digits):
-    """One step's returned loss is the objective's −ELBO on that batch."""
-    vae = tiny_vae(digits)
-    trainer = pv.Trainer(vae, objective={"name": "trace", "num_particles": 3}, progress=False)
-    assert trainer.objective.num_particles == 3 and trainer.objective.vectorize_particles
+    trainer = pv.Trainer(vae, objective=objective, progress=False)
     x = digits.valid.x[:16]
-    loss = trainer.step(x)
-    assert loss.shape == () and math.isfinite(loss.item()) and loss.item() > 0
+    pyro.set_rng_seed(5)
+    expected = trainer.objective.differentiable_loss(vae.model, vae.guide, x).item()
+    before = [p.detach().clone() for p in vae.parameters()]
+    pyro.set_rng_seed(5)
+    assert trainer.step(x).item() == pytest.approx(expected, rel=1e-6)
+    assert any(not torch.equal(a, b) for a, b in zip(before, vae.parameters()))
 
 
-def test_diverging_loss_is_reported(digits):
+def _poison(vae, after):
+    """Make the model's loss NaN from call number ``after`` on (0-based)."""
+    loss, calls = vae.loss, [0]
+
+    def poisoned(objective, x, y=None, kl_weight=1.0):
+        calls[0] += 1
+        value = loss(objective, x, y, kl_weight=kl_weight)
+        return value * float("nan") if calls[0] > after else value
+
+    vae.loss = poisoned
+
+
+def test_a_nan_step_stops_training_before_the_optimizer_applies_it(digits):
     vae = tiny_vae(digits)
-    with torch.no_grad():
-        vae.decoder.net[-1].bias.fill_(float("nan"))
+    _poison(vae, after=2)
     trainer = pv.Trainer(vae, progress=False)
-    with pytest.raises(TrainingError, match="lower the learning rate"):
-        trainer.train_epoch([(digits.valid.x[:8], None)])
+    batches = [(digits.valid.x[i * 8:(i + 1) * 8], None) for i in range(5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pyro's repeated NaN warnings must not reach the user
+        trainer.train_epoch(batches[:2])  # epoch 1 is fine
+        good = [p.detach().clone() for p in vae.parameters()]
+        with pytest.raises(TrainingError, match=r"epoch 2, step 1 of 5: .*non-finite"):
+            trainer.train_epoch(batches)
+    for a, b in zip(good, vae.parameters()):
+        assert torch.equal(a, b)  # the bad step never reached the parameters
+
+
+def test_a_finite_blow_up_is_divergence(digits):
+    vae = tiny_vae(digits)
+    loss, calls = vae.loss, [0]
+
+    def exploding(objective, x, y=None, kl_weight=1.0):
+        calls[0] += 1
+        return loss(objective, x, y, kl_weight=kl_weight) * (1e7 if calls[0] == 4 else 1.0)
+
+    vae.loss = exploding
+    batches = [(digits.valid.x[i * 8:(i + 1) * 8], None) for i in range(6)]
+    with pytest.raises(TrainingError, match=r"epoch 1, step 4 of 6: the loss per example became"):
+        pv.Trainer(vae, progress=False).train_epoch(batches)
+    calls[0] = 0
+    # with the check of the running level off, the same blow-up passes (only non-finite stops)
+    pv.Trainer(vae, progress=False, divergence_factor=0).train_epoch(batches)
+
+
+def test_monitor_reports_a_non_finite_gradient_and_keeps_the_first_bad_step():
+    monitor = DivergenceMonitor(factor=10)
+    finite = torch.tensor(1.0)
+    monitor.observe(torch.tensor(100.0), finite, 0)
+    monitor.observe(torch.tensor(99.0), finite, 1)
+    monitor.check(1, 4)  # nothing yet
+    monitor.observe(torch.tensor(98.0), torch.tensor(float("inf")), 2)
+    monitor.observe(torch.tensor(float("nan")), finite, 3)
+    with pytest.raises(TrainingError, match="step 3 of 4"):
+        monitor.check(1, 4)
+    level = 100.0 + 0.02 * (99.0 - 100.0)  # the bad steps did not move the running level
+    assert float(monitor.level) == pytest.approx(level)
+    monitor.end_epoch()
+    first = level + 10 * level - 1  # just under the factor
+    monitor.observe(torch.tensor(first), finite, 0)
+    monitor.check(2, 2)
+    level += 0.02 * (first - level)
+    monitor.observe(torch.tensor(level + 10 * 1.01 * level), finite, 1)  # just over it
+    with pytest.raises(TrainingError, match="step 2 of 2"):
+        monitor.check(2, 2)
+    assert math.isfinite(float(monitor.level))

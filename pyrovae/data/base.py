@@ -66,6 +66,9 @@ class DataSet:
     :ivar num_classes: number of classes if the data has labels, else ``None``.
     :ivar str binarize: ``"none"``, ``"static"`` or ``"dynamic"`` (the training loop re-draws the
         grey-level train split every epoch with :class:`~pyrovae.data.Batcher`).
+    :ivar labelled: for semi-supervised training, the sorted indices of the training examples
+        whose labels are kept (:func:`~pyrovae.data.labels.choose_labels`); ``None`` keeps every
+        label there is.
     """
 
     name: str
@@ -75,6 +78,7 @@ class DataSet:
     event_shape: tuple
     num_classes: int | None = None
     binarize: str = "none"
+    labelled: torch.Tensor | None = None
 
     def split(self, name):
         """The split called ``name`` (``"train"``, ``"valid"`` or ``"test"``)."""
@@ -88,10 +92,31 @@ class DataSet:
         """A copy of this data set with every tensor moved to ``device``."""
         return replace(self, **{s: getattr(self, s).to(device) for s in SPLITS})
 
+    def batches(self, batch_size, seed):
+        """The training batches, a re-iterable of ``(x, y)`` (``y`` ``None`` where there are no
+        labels, or for an unlabelled batch); each pass is one epoch, and the same ``seed`` gives
+        the same sequence of epochs. The data layer decides everything about them: the order,
+        the dynamic binarization and, when only some labels are kept, labelled batches
+        interleaved with unlabelled ones (:class:`~pyrovae.data.labels.SemiSupervisedBatcher`).
+        """
+        from .batcher import Batcher
+        from .labels import SemiSupervisedBatcher
+
+        dynamic = self.binarize == "dynamic"
+        if self.labelled is None:
+            return Batcher(self.train.x, self.train.y, batch_size=batch_size, shuffle=True,
+                           dynamic_binarize=dynamic, seed=seed)
+        keep = torch.zeros(len(self.train), dtype=torch.bool)
+        keep[self.labelled.cpu()] = True
+        unlabelled = torch.arange(len(self.train))[~keep]
+        return SemiSupervisedBatcher(self.train.x, self.train.y, self.labelled.cpu(), unlabelled,
+                                     batch_size=batch_size, dynamic_binarize=dynamic, seed=seed)
+
     def __repr__(self):
         sizes = "/".join(str(len(getattr(self, s))) for s in SPLITS)
         return (
             f"DataSet({self.name!r}, train/valid/test={sizes}, event_shape={self.event_shape}, "
-            f"num_classes={self.num_classes}, binarize={self.binarize!r})"
+            f"num_classes={self.num_classes}, binarize={self.binarize!r}"
+            + ("" if self.labelled is None else f", labelled={len(self.labelled)}") + ")"
         )
 

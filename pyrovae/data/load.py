@@ -18,6 +18,7 @@ from ..errors import ConfigError, DataError
 from ..registry import closest
 from .arrays import is_array_file, load_array_file
 from .base import SPLITS, DataSet, RawData, Split
+from .labels import choose_labels
 from .registry import DATASETS
 
 __all__ = ["BINARIZE_MODES", "binarize", "load_dataset"]
@@ -121,6 +122,7 @@ def load_dataset(
     valid_fraction=0.1,
     test_fraction=0.2,
     split_seed=0,
+    labels=0,
     options=None,
 ):
     """Load, split, validate and optionally binarize a data set.
@@ -138,6 +140,9 @@ def load_dataset(
     :param float test_fraction: fraction carved out as test when the source has no test split
         (taken from the whole data before valid is carved from the rest).
     :param int split_seed: seed of the splitting permutation; independent of ``seed``.
+    :param int labels: keep this many training labels, balanced over the classes and chosen
+        with ``split_seed`` (:func:`~pyrovae.data.labels.choose_labels`), for semi-supervised
+        training; 0 keeps every label.
     :param dict options: keyword options for the source.
     :returns: a :class:`~pyrovae.data.DataSet` of float32 CPU tensors.
     """
@@ -218,10 +223,14 @@ def load_dataset(
 
     ys = [y for _, y in splits.values() if y is not None]
     num_classes = int(max(int(y.max()) for y in ys if y.numel()) + 1) if ys else None
+    labelled = None
+    if labels:
+        labelled, _ = choose_labels(splits["train"][1], labels, num_classes, split_seed)
     return DataSet(
         name=name,
         **{s: Split(*splits[s]) for s in SPLITS},
         event_shape=tuple(splits["train"][0].shape[1:]),
         num_classes=num_classes,
         binarize=binarize,
+        labelled=labelled,
     )

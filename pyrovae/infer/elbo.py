@@ -11,7 +11,16 @@ import math
 import torch
 from torch.distributions import kl_divergence
 
-__all__ = ["analytic_kl", "elbo_terms", "evaluate_elbo"]
+__all__ = ["NoClosedForm", "analytic_kl", "elbo_terms", "evaluate_elbo", "no_closed_form",
+           "summarize"]
+
+
+class NoClosedForm(ValueError):
+    """An analytic KL was asked for a (guide, prior) pair that torch has no closed form for."""
+
+
+def no_closed_form(q, p):
+    return NoClosedForm(f"no closed-form KL between {type(q).__name__} and {type(p).__name__}")
 
 
 def analytic_kl(q, p):
@@ -22,30 +31,16 @@ def analytic_kl(q, p):
         return None
 
 
-@torch.no_grad()
-def elbo_terms(vae, x, num_samples=1, kl="auto"):
-    """Per-example ELBO terms of ``x`` (batch ``(B,)``).
+def elbo_terms(model, x, num_samples=1, kl="auto"):
+    """Per-example ELBO terms of ``x`` (batch ``(B,)``) for any model kind: its
+    :meth:`~pyrovae.models.base.LatentVariableModel.elbo_terms`.
 
     :param int num_samples: draws of z per example for the Monte Carlo parts.
     :param str kl: ``"auto"`` (closed form if available), ``"analytic"`` (required) or
         ``"monte-carlo"``.
     :returns: ``({"elbo", "reconstruction", "kl"}: tensors of shape (B,), kl_method)``.
     """
-    q = vae.q(x)
-    z = q.sample((num_samples,))
-    reconstruction = vae.p_x(z).log_prob(x).mean(0)
-    p = vae.prior()
-    kl_value = analytic_kl(q, p) if kl in ("auto", "analytic") else None
-    if kl_value is None:
-        if kl == "analytic":
-            raise ValueError(
-                f"no closed-form KL between {type(q).__name__} and {type(p).__name__}"
-            )
-        kl_value, method = (q.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
-    else:
-        method = "analytic"
-    terms = {"elbo": reconstruction - kl_value, "reconstruction": reconstruction, "kl": kl_value}
-    return terms, method
+    return model.elbo_terms(x, num_samples=num_samples, kl=kl)
 
 
 def summarize(values):
@@ -57,7 +52,7 @@ def summarize(values):
 
 
 @torch.no_grad()
-def evaluate_elbo(vae, x, batch_size=1000, num_samples=1, kl="auto"):
+def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto"):
     """Mean ELBO, reconstruction and KL over ``x`` in nats per example, with standard errors.
 
     Returns a dict with ``elbo``, ``reconstruction``, ``kl`` (means), ``*_stderr`` (standard
@@ -66,7 +61,7 @@ def evaluate_elbo(vae, x, batch_size=1000, num_samples=1, kl="auto"):
     parts = {"elbo": [], "reconstruction": [], "kl": []}
     method = None
     for start in range(0, x.shape[0], batch_size):
-        terms, method = elbo_terms(vae, x[start : start + batch_size], num_samples, kl)
+        terms, method = model.elbo_terms(x[start : start + batch_size], num_samples, kl)
         for key, value in terms.items():
             parts[key].append(value)
     result = {}

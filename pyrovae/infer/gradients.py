@@ -17,61 +17,33 @@ linear-Gaussian VAE); the analytic one usually has less variance for the encoder
 gradient does not involve the KL, so with the same seed it is the same for both.
 """
 
-import contextlib
 import math
 
 import pyro
 import torch
 
-__all__ = ["gradient_draws", "gradient_noise", "noise_statistics", "parameter_groups"]
+__all__ = ["gradient_draws", "gradient_noise", "noise_statistics"]
 
 
-def parameter_groups(vae):
-    """``{"encoder": [...], "decoder": [...], "prior": [...]}``: the trainable parameters of q(z|x)
-    (encoder and posterior head), of p(x|z) (decoder and likelihood) and of p(z); empty groups
-    are left out."""
-    parts = {
-        "encoder": (vae.encoder, vae.posterior),
-        "decoder": (vae.decoder, vae.likelihood),
-        "prior": (vae.prior,),
-    }
-    groups = {}
-    for name, modules in parts.items():
-        params = [p for m in modules for p in m.parameters() if p.requires_grad]
-        if params:
-            groups[name] = params
-    return groups
+def gradient_draws(model, objective, x, draws, groups=None):
+    """D independent gradients of ``objective``'s loss per example on the batch ``x``, for the
+    ELBO itself (β = 1, whatever β the run trained with).
 
-
-@contextlib.contextmanager
-def _unit_kl_weight(vae):
-    """Measure the gradient of the ELBO itself (β = 1), whatever β the run trained with."""
-    saved = getattr(vae, "kl_weight", None)
-    if saved is not None:
-        vae.kl_weight = 1.0
-    try:
-        yield
-    finally:
-        if saved is not None:
-            vae.kl_weight = saved
-
-
-def gradient_draws(vae, objective, x, draws, groups=None):
-    """D independent gradients of ``objective``'s loss per example on the batch ``x``.
-
+    :param model: a model kind; its :meth:`~pyrovae.models.base.LatentVariableModel.loss` is
+        differentiated and its ``parameter_groups()`` are the groups (unless ``groups`` given).
     :returns: ``{group: tensor (draws, P)}``, float64.
     """
-    groups = parameter_groups(vae) if groups is None else groups
+    if groups is None:
+        model.require("gradient-noise", "the gradient-noise report")
+        groups = model.parameter_groups()
     params = [p for group in groups.values() for p in group]
     out = {name: [] for name in groups}
-    with _unit_kl_weight(vae):
-        for _ in range(draws):
-            loss = objective.differentiable_loss(vae.model, vae.guide, x) / x.shape[0]
-            grads = iter(torch.autograd.grad(loss, params, allow_unused=True))
-            for name, group in groups.items():
-                flat = [torch.zeros_like(p) if g is None else g
-                        for p, g in zip(group, grads)]
-                out[name].append(torch.cat([g.reshape(-1) for g in flat]).double())
+    for _ in range(draws):
+        loss = model.loss(objective, x) / x.shape[0]
+        grads = iter(torch.autograd.grad(loss, params, allow_unused=True))
+        for name, group in groups.items():
+            flat = [torch.zeros_like(p) if g is None else g for p, g in zip(group, grads)]
+            out[name].append(torch.cat([g.reshape(-1) for g in flat]).double())
     return {name: torch.stack(rows) for name, rows in out.items()}
 
 
@@ -85,7 +57,7 @@ def noise_statistics(samples):
             "mean_norm": norm.item()}
 
 
-def gradient_noise(vae, objective, x, draws=20, seed=0):
+def gradient_noise(model, objective, x, draws=20, seed=0):
     """Noise statistics of ``objective``'s gradient per parameter group on the batch ``x``.
 
     :param int draws: independent gradient draws D (default 20; needs ≥ 2).
@@ -95,5 +67,5 @@ def gradient_noise(vae, objective, x, draws=20, seed=0):
     if draws < 2:
         raise ValueError(f"draws must be at least 2 to estimate a variance, got {draws}")
     pyro.set_rng_seed(seed)
-    samples = gradient_draws(vae, objective, x, draws)
+    samples = gradient_draws(model, objective, x, draws)
     return {name: noise_statistics(s) for name, s in samples.items()}

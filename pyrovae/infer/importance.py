@@ -10,8 +10,9 @@ L_K → log p(x) as K → ∞ when q covers the posterior. If q(z|x) is the exac
 weight equals p(x) and L_K = log p(x) for any K. Papers report the mean of L_5000 over the test
 set as the test log-likelihood.
 
-Only ``vae.q(x)``, ``vae.prior()`` and ``vae.p_x(z)`` and their ``log_prob`` are used, so any
-registered prior, likelihood and guide works. The sums over K run in chunks
+The weights come from the model's
+:meth:`~pyrovae.models.base.LatentVariableModel.log_weight_sampler`, so every model kind and any
+registered prior, likelihood and guide works (M2 sums its label out inside each weight). The sums over K run in chunks
 (:func:`~pyrovae.infer.logmeanexp.log_mean_exp`) so memory stays bounded for any K.
 """
 
@@ -20,48 +21,34 @@ import torch
 from .elbo import summarize
 from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
 
-__all__ = ["evaluate_log_likelihood", "importance_bound", "importance_sampler"]
-
-
-def importance_sampler(vae):
-    """The sampler of log weights log p(x|z) + log p(z) − log q(z|x), z ~ q(z|x), for
-    :func:`~pyrovae.infer.logmeanexp.log_mean_exp`."""
-
-    def sampler(x):
-        q = vae.q(x)  # the encoder runs once per chunk of images
-        prior = vae.prior()
-
-        def draw(k):
-            z = q.sample((k,))  # (k, B, z_dim)
-            return vae.p_x(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
-
-        return draw
-
-    return sampler
+__all__ = ["evaluate_log_likelihood", "importance_bound"]
 
 
 @torch.no_grad()
-def importance_bound(vae, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
+def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
                      image_chunk=None):
     """L_K(x_n) for every example (float64, shape ``(N,)``), nats.
 
-    :param vae: a model with ``q``, ``prior`` and ``p_x`` (e.g. :class:`~pyrovae.models.VAE`).
+    :param model: a model kind (e.g. :class:`~pyrovae.models.VAE` or ``M2``).
     :param x: examples ``(N,) + event_shape``.
     :param int num_samples: K (e.g. 5000).
-    :param int max_rows: samples × images per decoder call (default 8192).
+    :param int max_rows: decoder rows per call (default 8192; a model that decodes several
+        rows per sample, like M2 with one per class, gets proportionally fewer samples).
     :param int sample_chunk: samples per decoder call (default from ``max_rows``).
     :param int image_chunk: images per chunk (default from ``max_rows``).
     """
-    return log_mean_exp(importance_sampler(vae), x, num_samples, max_rows, sample_chunk,
-                        image_chunk)
+    model.require("importance", "the importance-sampled bound")
+    rows = max(1, max_rows // model.rows_per_sample)
+    return log_mean_exp(lambda xb: model.log_weight_sampler(xb, "guide"), x, num_samples, rows,
+                        sample_chunk, image_chunk)
 
 
-def evaluate_log_likelihood(vae, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS):
+def evaluate_log_likelihood(model, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS):
     """The test log-likelihood: mean of L_K over ``x`` with its standard error over examples.
 
     :returns: ``{"log_likelihood", "log_likelihood_stderr", "iwae_k", "num_examples"}``; the
         standard error is the spread over examples / √N (it includes the sampling noise of L_K).
     """
-    mean, stderr = summarize(importance_bound(vae, x, num_samples, max_rows))
+    mean, stderr = summarize(importance_bound(model, x, num_samples, max_rows))
     return {"log_likelihood": mean, "log_likelihood_stderr": stderr, "iwae_k": int(num_samples),
             "num_examples": int(x.shape[0])}

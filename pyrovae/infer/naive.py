@@ -14,29 +14,19 @@ import torch
 
 from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
 
-__all__ = ["naive_estimate", "prior_sampler"]
-
-
-def prior_sampler(vae):
-    """The sampler of log weights log p(x|z), z ~ p(z) independently for every example."""
-
-    def sampler(x):
-        prior = vae.prior()
-
-        def draw(k):
-            z = prior.sample((k, x.shape[0]))  # (k, B, z_dim): fresh draws for each example
-            return vae.p_x(z).log_prob(x)
-
-        return draw
-
-    return sampler
+__all__ = ["naive_estimate"]
 
 
 @torch.no_grad()
-def naive_estimate(vae, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
+def naive_estimate(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
                    image_chunk=None):
     """log (1/K) Σ_k p(x_n|z_k), z_k ~ p(z), for every example (float64, shape ``(N,)``).
 
-    Arguments as for :func:`~pyrovae.infer.importance.importance_bound`.
+    Arguments as for :func:`~pyrovae.infer.importance.importance_bound`; the weights are the
+    model's :meth:`~pyrovae.models.base.LatentVariableModel.log_weight_sampler` with
+    ``proposal="prior"``.
     """
-    return log_mean_exp(prior_sampler(vae), x, num_samples, max_rows, sample_chunk, image_chunk)
+    model.require("naive", "the naive prior-sampling estimate")
+    rows = max(1, max_rows // model.rows_per_sample)
+    return log_mean_exp(lambda xb: model.log_weight_sampler(xb, "prior"), x, num_samples, rows,
+                        sample_chunk, image_chunk)

@@ -35,6 +35,8 @@ class Likelihood(nn.Module):
     support = "real numbers"
     #: a likelihood to suggest for data outside the support
     suggestion = "gaussian"
+    #: a density on {0, 1} only: ``data.binarize = "auto"`` binarizes grey levels for it
+    binary = False
 
     def __init__(self, event_shape):
         super().__init__()

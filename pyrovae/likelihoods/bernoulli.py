@@ -24,6 +24,7 @@ class BernoulliLikelihood(Likelihood):
     name = "bernoulli"
     support = "[0, 1]; exact density for binary {0, 1} data"
     suggestion = "gaussian"
+    binary = True
 
     def forward(self, params):
         (logits,) = self.split_params(params)

@@ -17,9 +17,11 @@ class GaussianLikelihood(LocScaleLikelihood):
     weighted squared error). The scale modes are those of
     :class:`~pyrovae.likelihoods.scale.LocScaleLikelihood`.
 
-    :param float scale: the fixed scale, or the starting scale when learned (default ``1.0``).
-    :param str learn_scale: ``"fixed"`` (default), ``"global"`` (one learned σ), ``"pixel"``
-        (one learned σ per pixel), or ``"decoder"`` (σ predicted per example and pixel).
+    :param float scale: the starting scale when learned, or the fixed scale (default ``1.0``).
+    :param str learn_scale: ``"global"`` (default: one learned σ), ``"fixed"``, ``"pixel"``
+        (one learned σ per pixel), or ``"decoder"`` (σ predicted per example and pixel). A fixed
+        σ = 1 on [0, 1] images makes the ELBO a constant plus a down-weighted squared error
+        (blurry reconstructions); a learned σ fits the data's noise level.
     :param float min_scale: a floor on learned scales (default ``1e-3``).
     """
 
@@ -28,5 +30,5 @@ class GaussianLikelihood(LocScaleLikelihood):
     support = "all real numbers"
     suggestion = "gaussian"
 
-    def __init__(self, event_shape, scale=1.0, learn_scale="fixed", min_scale=1e-3):
+    def __init__(self, event_shape, scale=1.0, learn_scale="global", min_scale=1e-3):
         super().__init__(event_shape, scale, learn_scale, min_scale)

@@ -15,8 +15,8 @@ class LaplaceLikelihood(LocScaleLikelihood):
     log p(x|z) = Σ_i −|x_i − μ_i| / b_i − log(2 b_i), with μ the decoder output and the scale b
     handled as for the Gaussian (:class:`~pyrovae.likelihoods.scale.LocScaleLikelihood`).
 
-    :param float scale: the fixed scale, or the starting scale when learned (default ``1.0``).
-    :param str learn_scale: ``"fixed"`` (default), ``"global"``, ``"pixel"`` or ``"decoder"``.
+    :param float scale: the starting scale when learned, or the fixed scale (default ``1.0``).
+    :param str learn_scale: ``"global"`` (default), ``"fixed"``, ``"pixel"`` or ``"decoder"``.
     :param float min_scale: a floor on learned scales (default ``1e-3``).
     """
 

@@ -36,8 +36,8 @@ class LocScaleLikelihood(Likelihood):
     """Independent ``family(μ, σ)`` per pixel with μ from the decoder and σ per ``learn_scale``.
 
     :param tuple event_shape: the shape of one example.
-    :param float scale: the fixed scale, or the starting scale when learned (default ``1.0``).
-    :param str learn_scale: ``"fixed"`` (default), ``"global"``, ``"pixel"`` or ``"decoder"``.
+    :param float scale: the starting scale when learned, or the fixed scale (default ``1.0``).
+    :param str learn_scale: ``"global"`` (default), ``"fixed"``, ``"pixel"`` or ``"decoder"``.
     :param float min_scale: a floor on learned scales (default ``1e-3``).
     """
 
@@ -45,7 +45,7 @@ class LocScaleLikelihood(Likelihood):
     family = dist.Normal
     name = "loc-scale"
 
-    def __init__(self, event_shape, scale=1.0, learn_scale="fixed", min_scale=1e-3):
+    def __init__(self, event_shape, scale=1.0, learn_scale="global", min_scale=1e-3):
         super().__init__(event_shape)
         if learn_scale not in SCALE_MODES:
             raise ConfigError(

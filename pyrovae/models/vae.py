@@ -9,9 +9,9 @@
         x_n ~ p(x | θ_n)    [likelihood]
 
 Every box is a component chosen by name (or passed as an object); :meth:`VAE.build` resolves
-them. The latent site ``z`` is wrapped in ``poutine.scale(kl_weight)`` in both model and guide,
-so with weight β a Pyro ELBO optimizes E_q[log p(x|z)] − β KL(q || p): the β-VAE and KL warm-up
-without touching the loss.
+them. Both programs take the KL weight β as an argument (``kl_weight``, default 1) and wrap the
+latent site ``z`` in ``poutine.scale(β)``, so a Pyro ELBO optimizes
+E_q[log p(x|z)] − β KL(q || p): the β-VAE and KL warm-up without touching the loss.
 """
 
 import pyro
@@ -19,10 +19,10 @@ import torch
 
 from ..errors import ConfigError
 from ..guides import GUIDES
+from ..infer.elbo import analytic_kl, no_closed_form
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..priors import PRIORS
-from ..infer.elbo import evaluate_elbo
 from .base import MODELS, LatentVariableModel, kl_scale
 
 __all__ = ["VAE"]
@@ -50,8 +50,10 @@ class VAE(LatentVariableModel):
         self.decoder = decoder
         self.likelihood = likelihood
         self.prior = prior
-        #: the weight β on the latent site; 1 gives the ELBO (set by KL warm-up during training)
-        self.kl_weight = 1.0
+
+    #: ``build`` options that are components, and their registries
+    components = {"prior": "prior", "likelihood": "likelihood", "guide": "guide",
+                  "encoder": "encoder", "decoder": "decoder"}
 
     @classmethod
     def build(
@@ -64,7 +66,18 @@ class VAE(LatentVariableModel):
         encoder="mlp",
         decoder="mlp",
     ):
-        """Build a VAE from component names, ``{"name": ..., **options}`` tables, or objects."""
+        """Build a VAE from component names, ``{"name": ..., **options}`` tables, or objects.
+
+        These keywords are the ``[model]`` options of ``kind = "vae"``.
+
+        :param tuple event_shape: the shape of one example.
+        :param int z_dim: the latent dimension (default 16).
+        :param prior: p(z) (default ``"normal"``).
+        :param likelihood: p(x|z) (default ``"bernoulli"``).
+        :param guide: the posterior family of q(z|x) (default ``"diag-normal"``).
+        :param encoder: the network ``x -> features of q(z|x)`` (default ``"mlp"``).
+        :param decoder: the network ``z -> parameters of p(x|z)`` (default ``"mlp"``).
+        """
         event_shape = tuple(event_shape)
         posterior = GUIDES.resolve(guide, {"z_dim": z_dim})
         likelihood = LIKELIHOODS.resolve(likelihood, {"event_shape": event_shape})
@@ -83,44 +96,29 @@ class VAE(LatentVariableModel):
 
     @classmethod
     def check_config(cls, config):
-        """A plain VAE accepts every combination of components; labels are for ``m2``."""
+        """A plain VAE has no use for labels; ``data.labels`` is for ``m2``."""
+        super().check_config(config)
         if config.data.labels:
             raise ConfigError(
                 f"data.labels = {config.data.labels} (--labels) is for the semi-supervised "
                 "model: add --model m2, or drop --labels"
             )
 
-    @classmethod
-    def from_config(cls, config, event_shape, num_classes=None):
-        """Build from a :class:`~pyrovae.config.Config`'s ``[model]`` section."""
-        m = config.model
-        vae = cls.build(
-            event_shape,
-            z_dim=m.z_dim,
-            prior=m.prior,
-            likelihood=m.likelihood,
-            guide=m.guide,
-            encoder=m.encoder,
-            decoder=m.decoder,
-        )
-        vae.kl_weight = m.kl_weight
-        return vae
-
     # -- the two Pyro programs ---------------------------------------------------------------
 
-    def model(self, x, y=None):
+    def model(self, x, y=None, kl_weight=1.0):
         """p(z) p(x|z); ``y`` (labels) is accepted and ignored so batches can carry labels."""
         with pyro.plate("data", x.shape[0]):
-            with kl_scale(self.kl_weight):
+            with kl_scale(kl_weight):
                 z = pyro.sample("z", self.prior())
             pyro.sample("x", self.likelihood(self.decoder(z)), obs=x)
 
-    def guide(self, x, y=None):
+    def guide(self, x, y=None, kl_weight=1.0):
         """q(z|x) from the encoder and the posterior family."""
         if self.param_store_name is not None:
             pyro.module(self.param_store_name, self)
         with pyro.plate("data", x.shape[0]):
-            with kl_scale(self.kl_weight):
+            with kl_scale(kl_weight):
                 pyro.sample("z", self.q(x))
 
     # -- plain-torch helpers (no Pyro effects) ----------------------------------------------
@@ -144,10 +142,13 @@ class VAE(LatentVariableModel):
         z = self.prior().sample((n,))
         return self.likelihood.mean(self.decoder(z))
 
-    def loss(self, objective, x, y=None):
+    def loss(self, objective, x, y=None, kl_weight=1.0):
         """The objective's −ELBO summed over the batch; labels play no part (and are not passed,
-        so a JIT objective sees tensors only)."""
-        return objective.differentiable_loss(*self.programs, x)
+        so a JIT objective sees tensors only; β is a keyword, which Pyro's JIT keys its
+        compiled graphs on)."""
+        if kl_weight == 1:
+            return objective.differentiable_loss(*self.programs, x)
+        return objective.differentiable_loss(*self.programs, x, kl_weight=kl_weight)
 
     @property
     def programs(self):
@@ -158,6 +159,43 @@ class VAE(LatentVariableModel):
             self.__dict__["_programs"] = (self.model, self.guide)
         return self.__dict__["_programs"]
 
-    def evaluate(self, x, y=None, batch_size=1000, num_samples=1):
-        """ELBO, reconstruction and KL in nats per example (KL analytic where registered)."""
-        return evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples)
+    # -- what the estimators ask for --------------------------------------------------------
+
+    @torch.no_grad()
+    def elbo_terms(self, x, num_samples=1, kl="auto"):
+        """Per-example ELBO terms: reconstruction E_q[log p(x|z)] by Monte Carlo over
+        ``num_samples`` draws, KL(q(z|x) || p(z)) in closed form where registered (``kl="auto"``)
+        or from the same draws as E_q[log q(z|x) − log p(z)]."""
+        q = self.q(x)
+        z = q.sample((num_samples,))
+        reconstruction = self.p_x(z).log_prob(x).mean(0)
+        p = self.prior()
+        kl_value = analytic_kl(q, p) if kl in ("auto", "analytic") else None
+        method = "analytic"
+        if kl_value is None:
+            if kl == "analytic":
+                raise no_closed_form(q, p)
+            kl_value, method = (q.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
+        terms = {"elbo": reconstruction - kl_value, "reconstruction": reconstruction,
+                 "kl": kl_value}
+        return terms, method
+
+    def log_weight_sampler(self, x, proposal="guide"):
+        """log w = log p(x|z) + log p(z) − log q(z|x), z ~ q(z|x) (the encoder runs once here);
+        or log w = log p(x|z), z ~ p(z) for ``proposal="prior"``."""
+        prior = self.prior()
+        if proposal == "prior":
+            return lambda k: self.p_x(prior.sample((k, x.shape[0]))).log_prob(x)
+        q = self.q(x)
+
+        def draw(k):
+            z = q.sample((k,))  # (k, B, z_dim)
+            return self.p_x(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
+
+        return draw
+
+    def parameter_groups(self):
+        """q(z|x) (encoder and posterior head), p(x|z) (decoder and likelihood), p(z)."""
+        return self._groups({"encoder": (self.encoder, self.posterior),
+                             "decoder": (self.decoder, self.likelihood),
+                             "prior": (self.prior,)})

@@ -84,3 +84,23 @@ def test_with_every_label_kept_an_epoch_is_one_pass_over_the_labelled_data():
     assert torch.cat([x for x, _ in batches]).flatten().long().sort().values.tolist() == list(
         range(15)
     )
+
+
+def test_the_data_layer_chooses_the_labels_and_owns_the_batching():
+    """``load_dataset(labels=N)`` keeps N balanced labels (chosen with ``split_seed``), and
+    ``DataSet.batches`` interleaves labelled with unlabelled batches; without ``labels`` every
+    batch carries its labels."""
+    from pyrovae import load_dataset
+    from pyrovae.data import Batcher
+
+    data = load_dataset("digits", labels=50, split_seed=3)
+    expected, _ = choose_labels(data.train.y, 50, 10, seed=3)
+    assert torch.equal(data.labelled, expected)
+    batches = data.batches(64, seed=0)
+    assert isinstance(batches, SemiSupervisedBatcher)
+    steps = list(batches)
+    assert all(y is not None and len(y) == 50 for _, y in steps[0::2])
+    assert all(y is None for _, y in steps[1::2])
+    assert sum(len(x) for x, _ in steps[1::2]) == len(data.train) - 50
+    plain = load_dataset("digits").batches(64, seed=0)
+    assert isinstance(plain, Batcher) and all(y is not None for _, y in plain)

@@ -40,7 +40,7 @@ class LinearGaussian:
             (data_dim,),
             z_dim=z_dim,
             prior="normal",
-            likelihood={"name": "gaussian", "scale": sigma},
+            likelihood={"name": "gaussian", "scale": sigma, "learn_scale": "fixed"},
             guide="diag-normal",
             encoder={"name": "mlp", "hidden": []},
             decoder={"name": "mlp", "hidden": []},

@@ -224,11 +224,11 @@ def test_unlabelled_data_beat_a_classifier_trained_on_the_labels_alone(one_threa
     data help little. Numbers at the time of writing: M2 0.925, classifier alone 0.866.
     """
     pyro.enable_validation(False)  # 2000 enumerated steps; the exact tests above validate
-    data = pv.load_dataset("digits", binarize="none")
+    data = pv.load_dataset("digits", binarize="none", labels=50)
     net = {"name": "mlp", "hidden": [256], "activation": "relu"}
     pyro.set_rng_seed(0)
     m2 = M2.build(data.event_shape, 10, z_dim=4, encoder=net, decoder=net, classifier=net,
-                  alpha=1.0, num_labels=50)
+                  alpha=1.0)
     Trainer(m2, lr=1e-3, progress=False).fit(data, epochs=100, batch_size=128, seed=0)
     m2_right = m2.classify(data.test.x) == data.test.y
 

@@ -45,7 +45,7 @@ def kl_std_normal(mu, sigma):
 
 LIKELIHOODS = {
     "bernoulli": "bernoulli",
-    "gaussian-fixed": {"name": "gaussian", "scale": 0.3},
+    "gaussian-fixed": {"name": "gaussian", "scale": 0.3, "learn_scale": "fixed"},
     "gaussian-global": {"name": "gaussian", "scale": 0.5, "learn_scale": "global"},
 }
 
@@ -124,9 +124,9 @@ def test_meanfield_elbo_equals_closed_form_kl(float64, likelihood):
 
 def test_kl_weight_scales_only_the_kl(float64):
     vae, x = make("bernoulli")
-    vae.kl_weight = 0.25
     z = torch.randn(x.shape[0], vae.z_dim)
-    loss = TraceMeanField_ELBO().differentiable_loss(vae.model, pinned_guide(vae, x, z), x)
+    loss = TraceMeanField_ELBO().differentiable_loss(
+        vae.model, pinned_guide(vae, x, z), x, kl_weight=0.25)
     mu, sigma = vae.posterior.loc_scale(vae.encoder(x))
     expected = -(log_lik(vae, x, z, "bernoulli") - 0.25 * kl_std_normal(mu, sigma)).sum()
     assert torch.allclose(loss, expected, rtol=1e-10, atol=1e-10)
@@ -137,7 +137,7 @@ def linear_gaussian_vae(z_dim=2, scale=0.4):
     return VAE.build(
         (5,),
         z_dim=z_dim,
-        likelihood={"name": "gaussian", "scale": scale},
+        likelihood={"name": "gaussian", "scale": scale, "learn_scale": "fixed"},
         encoder={"name": "mlp", "hidden": [4], "activation": "tanh"},
         decoder={"name": "mlp", "hidden": []},
     ).double()

@@ -1,0 +1,49 @@
+"""Load the data set a :class:`~pyrovae.config.Config` describes.
+
+The ``[data]`` section says which data set, where, how to split it and how many labels to keep;
+``data.binarize = "auto"`` (the default) is resolved here against the model's likelihood:
+a likelihood that is a density on {0, 1} only (``bernoulli``) gets a dynamic binarization of
+grey levels, so that its ELBO is a bound on log p(x); every other likelihood, and the M2
+classifier (which, as in Kingma et al. and Pyro's SS-VAE, reads grey levels), gets the grey
+levels as they are.
+"""
+
+from .load import load_dataset
+
+__all__ = ["binarize_mode", "load_data"]
+
+
+def binarize_mode(config):
+    """``config.data.binarize``, with ``"auto"`` resolved: ``"dynamic"`` when the model's
+    likelihood is binary (:attr:`~pyrovae.likelihoods.Likelihood.binary`) and the model kind
+    wants binarized data (:attr:`~pyrovae.models.base.LatentVariableModel.auto_binarize`;
+    M2 classifies grey levels), else ``"none"``."""
+    mode = config.data.binarize
+    if mode != "auto":
+        return mode
+    from ..likelihoods import LIKELIHOODS
+    from ..models.base import MODELS
+
+    if not MODELS.get(config.model.kind).auto_binarize:
+        return "none"
+
+    likelihood = config.model.options.get("likelihood")
+    name = getattr(likelihood, "name", likelihood)
+    binary = isinstance(name, str) and getattr(LIKELIHOODS.get(name), "binary", False)
+    return "dynamic" if binary else "none"
+
+
+def load_data(config, device="cpu"):
+    """The :class:`~pyrovae.data.DataSet` a config names, on ``device``."""
+    d = config.data
+    dataset = load_dataset(
+        d.name,
+        data_dir=d.dir or None,
+        binarize=binarize_mode(config),
+        seed=config.train.seed,
+        valid_fraction=d.valid_fraction,
+        test_fraction=d.test_fraction,
+        split_seed=d.split_seed,
+        labels=d.labels,
+    )
+    return dataset.to(device)

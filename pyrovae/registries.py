@@ -1,0 +1,46 @@
+"""The one list of pyrovae's registries.
+
+Config validation (``config.py``), ``pyrovae list``, the CLI and the package's public names all
+read :data:`REGISTRIES`, so a new registry is added here once. Keys are the headings of
+``pyrovae list``; each registry's ``kind`` (``"prior"``, ...) is how a config field names it.
+"""
+
+from .data import DATASETS
+from .guides import GUIDES
+from .infer.objectives import OBJECTIVES
+from .likelihoods import LIKELIHOODS
+from .models.base import MODELS
+from .nets import DECODERS, ENCODERS
+from .optim import OPTIMIZERS
+from .priors import PRIORS
+
+__all__ = [
+    "DATASETS",
+    "DECODERS",
+    "ENCODERS",
+    "GUIDES",
+    "LIKELIHOODS",
+    "MODELS",
+    "OBJECTIVES",
+    "OPTIMIZERS",
+    "PRIORS",
+    "REGISTRIES",
+    "by_kind",
+]
+
+REGISTRIES = {
+    "models": MODELS,
+    "datasets": DATASETS,
+    "priors": PRIORS,
+    "likelihoods": LIKELIHOODS,
+    "guides": GUIDES,
+    "encoders": ENCODERS,
+    "decoders": DECODERS,
+    "objectives": OBJECTIVES,
+    "optimizers": OPTIMIZERS,
+}
+
+
+def by_kind():
+    """``{registry.kind: registry}``, e.g. ``{"prior": PRIORS, ...}``, for config fields."""
+    return {registry.kind: registry for registry in REGISTRIES.values()}
