@@ -275,6 +275,7 @@ def train(config: Config, progress=None, overwrite=False, log=print):
 
     target = Path(config.output.dir or default_run_dir(config))
     config.output.dir = str(target)
+    replacing = target.is_dir() and any(target.iterdir())
     rows = []
     with RunDirectory(target, overwrite=overwrite) as run:
         write_config(run.path, config)
@@ -316,8 +317,11 @@ def train(config: Config, progress=None, overwrite=False, log=print):
                 on_epoch=on_epoch,
             )
         except TrainingError as e:
-            kept = (f"{target} keeps the checkpoint of epoch {rows[-1]['epoch']}" if rows
-                    else f"nothing was written to {target}")
+            if rows:
+                kept = f"{target} keeps the checkpoint of epoch {rows[-1]['epoch']}"
+            else:
+                kept = (f"the existing run in {target} is untouched" if replacing
+                        else f"nothing was written to {target}")
             raise TrainingError(f"{e}; {kept}") from None
         if t.epochs == 0:  # still leave a loadable run
             checkpoint(0)

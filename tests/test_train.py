@@ -137,3 +137,81 @@ def test_monitor_reports_a_non_finite_gradient_and_keeps_the_first_bad_step():
     with pytest.raises(TrainingError, match="step 2 of 2"):
         monitor.check(2, 2)
     assert math.isfinite(float(monitor.level))
+
+
+# -- the run directory as a transaction (pv.train) -----------------------------------------
+
+TINY = ["model.z_dim=2", "model.encoder.hidden=[16]", "model.decoder.hidden=[16]",
+        "train.epochs=1"]
+
+
+def _snapshot(folder):
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+@pytest.fixture
+def old_run(tmp_path):
+    """A finished m2 run (it has analogies.png, which a vae run does not write)."""
+    out = tmp_path / "run"
+    pv.train(pv.load_config(None, [*TINY, "model.kind=\"m2\"", "data.labels=50",
+                                   f"output.dir=\"{out}\""]), progress=False, log=lambda m: None)
+    assert (out / "analogies.png").exists()
+    return out
+
+
+def test_a_failed_overwrite_leaves_the_old_run_byte_identical(old_run):
+    before = _snapshot(old_run)
+    config = pv.load_config(None, [*TINY, "train.lr=1e3", f"output.dir=\"{old_run}\""])
+    with pytest.raises(TrainingError, match=r"epoch 1, step \d+ of \d+: the loss per example "
+                       r"became .*; the existing run in .* is untouched"):
+        pv.train(config, progress=False, overwrite=True, log=lambda m: None)
+    assert _snapshot(old_run) == before
+    assert sorted(p.name for p in old_run.parent.iterdir()) == ["run"]  # no litter
+
+
+def test_a_failed_first_epoch_leaves_nothing(tmp_path):
+    out = tmp_path / "fresh" / "run"
+    config = pv.load_config(None, [*TINY, "train.lr=1e3", f"output.dir=\"{out}\""])
+    with pytest.raises(TrainingError, match="nothing was written to"):
+        pv.train(config, progress=False, log=lambda m: None)
+    assert list(tmp_path.iterdir()) == []  # not even the parent folder it made
+
+
+def test_an_overwrite_replaces_the_old_run_whole(old_run):
+    config = pv.load_config(None, [*TINY, f"output.dir=\"{old_run}\""])
+    pv.train(config, progress=False, overwrite=True, log=lambda m: None)
+    names = sorted(p.name for p in old_run.iterdir())
+    assert names == ["checkpoint.pt", "config.toml", "metrics.csv", "reconstructions.png",
+                     "samples.png"]  # the m2 run's analogies.png is gone with it
+    assert "kind = \"vae\"" in (old_run / "config.toml").read_text()
+
+
+def test_divergence_after_the_first_epoch_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    import pyrovae.train as train_module
+    from pyrovae.runs import load_checkpoint, load_run_config
+
+    out = tmp_path / "run"
+    config = pv.load_config(None, [*TINY, "train.epochs=3", f"output.dir=\"{out}\""])
+    calls = [0]
+    build = train_module.build_model
+
+    def poisoned_build(*args):
+        module = build(*args)
+        loss = module.loss
+
+        def poisoned(objective, x, y=None, kl_weight=1.0):
+            calls[0] += 1
+            value = loss(objective, x, y, kl_weight=kl_weight)
+            return value * float("nan") if calls[0] > 12 else value  # epoch 2, step 3
+
+        module.loss = poisoned
+        return module
+
+    monkeypatch.setattr(train_module, "build_model", poisoned_build)
+    with pytest.raises(TrainingError, match=r"epoch 2, step 3 of 10.*keeps the checkpoint "
+                       r"of epoch 1"):
+        pv.train(config, progress=False, log=lambda m: None)
+    _, state = load_checkpoint(out, load_run_config(out))
+    assert state["epoch"] == 1

@@ -212,3 +212,14 @@ def test_bad_options_raise_config_error(name, options):
 def test_affine_coupling_needs_two_dimensions():
     with pytest.raises(ConfigError, match="spline"):
         PRIORS.build("flow", {"z_dim": 1})
+
+
+@pytest.mark.parametrize("min_scale", [1e-3, 0.0, 0.5])
+def test_learned_normal_starts_at_the_standard_normal(min_scale):
+    """Before training, the learned prior is exactly N(0, I) (its docstring's promise)."""
+    from pyrovae import PRIORS
+
+    prior = PRIORS.build("learned-normal", {"z_dim": 3}, min_scale=min_scale)()
+    z = torch.randn(5, 3)
+    reference = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+    assert torch.allclose(prior.log_prob(z), reference, atol=1e-6)
