@@ -189,7 +189,9 @@ def test_an_overwrite_replaces_the_old_run_whole(old_run):
 
 
 def test_divergence_after_the_first_epoch_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    import pyrovae.train as train_module
+    import importlib
+
+    train_module = importlib.import_module("pyrovae.train")  # (pyrovae.train is the function)
     from pyrovae.runs import load_checkpoint, load_run_config
 
     out = tmp_path / "run"
