@@ -36,6 +36,7 @@ from .registries import (
     OPTIMIZERS,
     PRIORS,
     REGISTRIES,
+    SCHEDULERS,
 )
 from .registry import Registry
 from .train import Trainer, train
@@ -65,6 +66,7 @@ __all__ = sorted(
         "Prior",
         "PyroVAEError",
         "REGISTRIES",
+        "SCHEDULERS",
         "Registry",
         "Trainer",
         "VAE",

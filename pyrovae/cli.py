@@ -76,6 +76,9 @@ def _parser():
         "--set train.objective.jit=true)",
     )
     t.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue RUN_DIR from its last checkpoint (with --epochs N: extend it "
+                   "to N epochs); no other flag may change the run")
     t.add_argument("--quiet", action="store_true", help="no progress bar or per-epoch lines")
 
     e = sub.add_parser(
@@ -177,32 +180,48 @@ def _positive(name, value):
         raise PyroVAEError(f"{name} must be a positive integer, got {value}")
 
 
+def _resume_only(args):
+    """``--resume`` continues a run as it was configured: refuse any flag that would change it."""
+    given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "jit", "overwrite")
+             if flag != "epochs" and getattr(args, flag)]
+    given += ["--set"] if args.set else []
+    if given:
+        raise PyroVAEError(
+            f"--resume continues {args.resume} as it was configured; drop {', '.join(given)} "
+            "(only --epochs and --quiet go with --resume), or start a new run"
+        )
+
+
 def cmd_train(args):
     from .config import load_config
-    from .train import train
-
-    flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
-    overrides = (["train.objective.jit=true"] if args.jit else []) + args.set
-    config = load_config(args.config, overrides, **flags)
-    start = time.perf_counter()
+    from .train import resume, train
 
     def log(message):
         if not args.quiet:
             print(message, flush=True)
 
-    run_dir, module, rows = train(
-        config, progress=None if not args.quiet else False, overwrite=args.overwrite, log=log
-    )
+    progress = None if not args.quiet else False
+    start = time.perf_counter()
+    if args.resume:
+        _resume_only(args)
+        run_dir, module, rows = resume(args.resume, args.epochs, progress=progress, log=log)
+    else:
+        flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
+        overrides = (["train.objective.jit=true"] if args.jit else []) + args.set
+        config = load_config(args.config, overrides, **flags)
+        run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
+                                      log=log)
     seconds = time.perf_counter() - start
+    validated = [row for row in rows if "valid_elbo" in row]
     if rows and not args.quiet:
         last = rows[-1]
-        print(
-            f"epoch {last['epoch']}: train loss {last['train_loss']:.3f}, "
-            f"valid ELBO {last['valid_elbo']:.3f} nats per example"
-        )
+        valid = (f", valid ELBO {validated[-1]['valid_elbo']:.3f} nats per example (epoch "
+                 f"{validated[-1]['epoch']})" if validated else "")
+        print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f}{valid}")
     print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
-    for name in ("config.toml", "metrics.csv", "checkpoint.pt", "samples.png",
-                 "reconstructions.png", "conditional_samples.png", "analogies.png"):
+    for name in ("config.toml", "metrics.csv", "checkpoint.pt", "best.pt", "results.json",
+                 "samples.png", "reconstructions.png", "conditional_samples.png",
+                 "analogies.png"):
         if (Path(run_dir) / name).exists() and not args.quiet:
             print(f"  {Path(run_dir) / name}")
     return 0

@@ -109,14 +109,19 @@ class ModelConfig:
 class TrainConfig:
     """``[train]``: the SVI loop.
 
+    ``scheduler`` is a learning-rate schedule (:mod:`pyrovae.schedulers`, stepped per epoch);
     ``num_threads = 0`` keeps torch's default; ``eval_samples`` is the number of z draws per
-    example for the validation ELBO; training stops when a step's loss or gradient is not
+    example for the validation ELBO, run every ``eval_every`` epochs and after the last;
+    ``early_stopping = { patience = P }`` stops after P epochs without a better validation
+    ELBO (0: never); ``final_iwae_k = K`` > 0 adds the importance-sampled bound with K samples
+    on the test split, from ``best.pt``, to ``results.json``; training stops when a step's loss or gradient is not
     finite, or its loss exceeds the running level by ``divergence_factor`` (0: finiteness only;
     see :mod:`pyrovae.divergence`).
     """
 
     objective: Component = _component("trace", "objective", num_particles=1)
     optimizer: Component = _component("adam", "optimizer")
+    scheduler: Component = _component("none", "scheduler")
     lr: float = 1e-3
     batch_size: int = 128
     epochs: int = 30
@@ -125,15 +130,21 @@ class TrainConfig:
     num_threads: int = 0
     eval_batch_size: int = 1000
     eval_samples: int = 1
+    eval_every: int = 1
+    early_stopping: dict = field(default_factory=lambda: {"patience": 0})
+    final_iwae_k: int = 0
     divergence_factor: float = 1000.0
 
 
 @dataclass
 class OutputConfig:
     """``[output]``: ``dir`` is the run directory (empty:
-    ``runs/<data set>-<model kind>-<time stamp>``)."""
+    ``runs/<data set>-<model kind>-<time stamp>``); ``tensorboard`` writes TensorBoard event
+    files into it when the ``tensorboard`` package is installed
+    (``pip install -e ".[tensorboard]"``)."""
 
     dir: str = ""
+    tensorboard: bool = True
 
 
 @dataclass
@@ -153,10 +164,12 @@ _POSITIVE = {
     "train.batch_size",
     "train.eval_batch_size",
     "train.eval_samples",
+    "train.eval_every",
 }
 _NON_NEGATIVE = {
     "model.kl_weight",
     "train.divergence_factor",
+    "train.final_iwae_k",
     "train.epochs",
     "model.kl_warmup_epochs",
     "train.num_threads",
@@ -202,10 +215,26 @@ def _check_label_prior(path, value):
     return [float(p) for p in value]
 
 
+def _check_early_stopping(path, value):
+    """A table ``{ patience = P }`` with P ≥ 0 epochs (0: off)."""
+    if not isinstance(value, dict) or set(value) - {"patience"}:
+        raise ConfigError(
+            f"{path} must be a table {{ patience = P }} (epochs without a better validation "
+            f"ELBO before stopping; 0 = off), got {value!r}; e.g. --set {path}.patience=50"
+        )
+    patience = value.get("patience", 0)
+    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+        raise ConfigError(f"{path}.patience must be a whole number of epochs ≥ 0, got "
+                          f"{patience!r}")
+    return {"patience": patience}
+
+
 def _check_type(path, value, default):
     """Coerce/validate a scalar against the type of its default."""
     if path == "model.label_prior":
         return _check_label_prior(path, value)
+    if path == "train.early_stopping":
+        return _check_early_stopping(path, value)
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):
@@ -328,6 +357,9 @@ def apply_override(config, assignment):
             target = _model_component(config, parts[1], path)
         else:
             target = getattr(section, parts[1], None)
+        if isinstance(target, dict):  # a plain table, e.g. train.early_stopping
+            target[parts[2]] = value
+            return config
         if not isinstance(target, Component):
             raise ConfigError(f"--set {path}: {parts[0]}.{parts[1]} is not a component")
         target.options[parts[2]] = value

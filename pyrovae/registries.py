@@ -13,6 +13,7 @@ from .models.base import MODELS
 from .nets import DECODERS, ENCODERS
 from .optim import OPTIMIZERS
 from .priors import PRIORS
+from .schedulers import SCHEDULERS
 
 __all__ = [
     "DATASETS",
@@ -25,6 +26,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRIORS",
     "REGISTRIES",
+    "SCHEDULERS",
     "by_kind",
 ]
 
@@ -38,6 +40,7 @@ REGISTRIES = {
     "decoders": DECODERS,
     "objectives": OBJECTIVES,
     "optimizers": OPTIMIZERS,
+    "schedulers": SCHEDULERS,
 }
 
 

@@ -49,6 +49,8 @@ __all__ = [
     "atomic_write",
     "load_checkpoint",
     "load_run_config",
+    "read_metrics",
+    "write_results",
     "os_error",
     "reporting_os_errors",
     "save_checkpoint",
@@ -59,8 +61,11 @@ __all__ = [
 CONFIG = "config.toml"
 METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+RESULTS = "results.json"
 FORMAT = "pyrovae-checkpoint"
-VERSION = 1
+#: the checkpoint format; 2 added the training state that ``train --resume`` needs
+VERSION = 2
 
 # -- operating-system errors as one line ------------------------------------------------------
 
@@ -230,13 +235,18 @@ class RunDirectory:
     is left behind. After :meth:`commit` the committed run is kept as it is (its last checkpoint
     stays loadable). Leaving normally commits if that has not happened yet.
 
+    With ``resume=True`` the target is an existing run, continued in place: only the lock is
+    taken (``train --resume``), and files are replaced one by one, each atomically.
+
     :param target: the run directory to create or replace.
     :param bool overwrite: replace a non-empty ``target`` (default ``False``: refuse it).
+    :param bool resume: continue the existing run in ``target`` (default ``False``).
     """
 
-    def __init__(self, target, overwrite=False):
+    def __init__(self, target, overwrite=False, resume=False):
         self.target = Path(target)
         self.overwrite = overwrite
+        self.resume = resume
         self.path = None  #: where files are written now: staging, then the target
         self.committed = False
         # Operations use the resolved path: a symlinked target keeps its link, and the
@@ -251,6 +261,14 @@ class RunDirectory:
     # -- entering --------------------------------------------------------------------------
 
     def __enter__(self):
+        if self.resume:  # an existing run, written in place under the lock
+            with reporting_os_errors(f"lock run directory {self.target}"):
+                if not self._where.is_dir():
+                    raise PyroVAEError(f"run directory {self.target} does not exist")
+                self._lock()
+            self.committed = True
+            self.path = self.target
+            return self
         try:
             with reporting_os_errors(f"create run directory {self.target}"):
                 self._make_parents()
@@ -426,6 +444,25 @@ class RunDirectory:
             self._made = []
 
 
+def write_results(run_dir, result):
+    """``results.json``: the run's summary (see :meth:`pyrovae.train` ``results``), as strict
+    JSON (NaN and infinities become ``null``)."""
+    import json
+    import math
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    text = (json.dumps(plain(result), indent=2) + "\n").encode()
+    return atomic_write(Path(run_dir) / RESULTS, lambda f: f.write(text))
+
+
 def write_config(run_dir, config):
     text = tomli_w.dumps(config_to_dict(config)).encode()
     return atomic_write(Path(run_dir) / CONFIG, lambda f: f.write(text))
@@ -451,9 +488,14 @@ def load_run_config(run_dir):
 
 
 def write_metrics(run_dir, rows):
-    """Write all epoch rows (list of dicts with the same keys) to ``metrics.csv``."""
+    """Write all epoch rows (dicts) to ``metrics.csv``: one column per key seen in any row (in
+    order of appearance, the wall time last), an empty cell where a row lacks it (the
+    validation columns of epochs without validation). Floats are written with ``repr``, so
+    :func:`read_metrics` gives back exactly the numbers written."""
     buffer = io.StringIO()
-    fields = list(rows[0]) if rows else []
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    if "epoch_seconds" in fields:
+        fields.append(fields.pop(fields.index("epoch_seconds")))
     writer = csv.DictWriter(buffer, fieldnames=fields)
     writer.writeheader()
     writer.writerows(rows)
@@ -461,11 +503,45 @@ def write_metrics(run_dir, rows):
     return atomic_write(Path(run_dir) / METRICS, lambda f: f.write(data))
 
 
-def save_checkpoint(run_dir, module, config, *, event_shape, num_classes, epoch, optimizer=None):
-    """Atomically save the weights together with what is needed to rebuild the module."""
+def read_metrics(run_dir):
+    """The rows of a run's ``metrics.csv``: numbers as ``int``/``float``, empty cells dropped,
+    other text kept (e.g. ``valid_kl_method``); ``[]`` if there is no such file."""
+    path = Path(run_dir) / METRICS
+    if not path.exists():
+        return []
+    with reporting_os_errors(f"read {path}"), open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    parsed = []
+    for row in rows:
+        out = {}
+        for key, text in row.items():
+            if text in ("", None):
+                continue
+            try:
+                out[key] = int(text)
+            except ValueError:
+                try:
+                    out[key] = float(text)
+                except ValueError:
+                    out[key] = text
+        parsed.append(out)
+    return parsed
+
+
+def save_checkpoint(run_dir, module, config, *, event_shape, num_classes, epoch, optimizer=None,
+                    training=None, name=None):
+    """Atomically save the weights together with what is needed to rebuild the module.
+
+    :param dict training: for ``checkpoint.pt``, everything else that decides the run's future
+        (the trainer's, the batches' and the random states), read by ``train --resume``.
+    :param str name: the file name (default ``checkpoint.pt``; ``best.pt`` for the best).
+    """
+    from . import __version__
+
     state = {
         "format": FORMAT,
         "version": VERSION,
+        "pyrovae": __version__,
         "config": config_to_dict(config),
         "event_shape": list(event_shape),
         "num_classes": num_classes,
@@ -474,16 +550,18 @@ def save_checkpoint(run_dir, module, config, *, event_shape, num_classes, epoch,
     }
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
+    if training is not None:
+        state["training"] = training
     # Serialized in memory first: torch's zip writer turns a failing write (a full disk) into
     # an opaque RuntimeError and may leave a torn file; one write of bytes raises a plain
     # OSError that atomic_write reports.
     buffer = io.BytesIO()
     torch.save(state, buffer)
     data = buffer.getbuffer()
-    return atomic_write(Path(run_dir) / CHECKPOINT, lambda f: f.write(data))
+    return atomic_write(Path(run_dir) / (name or CHECKPOINT), lambda f: f.write(data))
 
 
-def load_checkpoint(run_dir, config, device="cpu"):
+def load_checkpoint(run_dir, config, device="cpu", name=None):
     """Rebuild the module of a run from its config and load its weights.
 
     Refuses a checkpoint that is missing, corrupt, not a pyrovae checkpoint, or whose model
@@ -493,7 +571,7 @@ def load_checkpoint(run_dir, config, device="cpu"):
     """
     from .models.base import build_model
 
-    path = Path(run_dir) / CHECKPOINT
+    path = Path(run_dir) / (name or CHECKPOINT)
     if not path.exists():
         raise CheckpointError(f"{path} is missing; the run has not finished an epoch")
     try:

@@ -7,6 +7,7 @@ nothing about priors or likelihoods: it talks to the model through
 :class:`~pyrovae.models.base.LatentVariableModel`.
 """
 
+import math
 import sys
 import time
 import warnings
@@ -80,6 +81,12 @@ class Trainer:
     :param float divergence_factor: stop when a step's loss exceeds its running level by this
         factor (default 1000; 0: stop on non-finite values only), see
         :mod:`pyrovae.divergence`.
+    :param scheduler: a learning-rate schedule: name, table or object
+        (:mod:`pyrovae.schedulers`; default ``"none"``), stepped after every epoch with the
+        validation ELBO.
+    :param int patience: stop when the validation ELBO has not improved for this many epochs
+        (default 0: never).
+    :param int eval_every: validate every this many epochs, and after the last (default 1).
     """
 
     def __init__(
@@ -92,7 +99,12 @@ class Trainer:
         kl_warmup_epochs=0,
         progress=None,
         divergence_factor=1000.0,
+        scheduler="none",
+        patience=0,
+        eval_every=1,
     ):
+        from .schedulers import SCHEDULERS
+
         self.module = module
         self.objective = OBJECTIVES.resolve(
             objective, {"max_plate_nesting": module.max_plate_nesting}
@@ -100,11 +112,14 @@ class Trainer:
         self.optimizer = OPTIMIZERS.resolve(
             optimizer, {"params": list(module.parameters()), "lr": lr}
         )
+        self.scheduler = SCHEDULERS.resolve(scheduler, {"optimizer": self.optimizer})
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if is_jit(self.objective):
             module.param_store_name = f"pyrovae-{id(module):x}"  # unique per module
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
+        self.patience = int(patience)
+        self.eval_every = int(eval_every)
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.monitor = DivergenceMonitor(divergence_factor)
         # a sync per step costs nothing on the CPU and stops a bad step before the optimizer
@@ -112,6 +127,12 @@ class Trainer:
         self.check_every = None
         self._steps = None  # steps in the current epoch, for the divergence report
         self.epoch = 0
+        self.best_elbo = -math.inf
+        self.best_epoch = 0
+        self.seconds = 0.0  # training wall time, summed over resumes
+        self.stop_reason = None
+
+    # -- one step, one epoch ----------------------------------------------------------------
 
     def step(self, x, y=None, kl_weight=1.0, index=0):
         """One SVI step on a batch; returns the loss tensor (summed over the batch, detached).
@@ -155,6 +176,8 @@ class Trainer:
         self.last_kl_weight = weight
         return total.item() / max(count, 1)
 
+    # -- the loop ---------------------------------------------------------------------------
+
     def fit(
         self,
         dataset,
@@ -164,44 +187,90 @@ class Trainer:
         eval_batch_size=1000,
         eval_samples=1,
         on_epoch=None,
+        batches=None,
     ):
-        """Train for ``epochs`` epochs; after each, evaluate on the validation split.
+        """Train until epoch ``epochs`` (counting the epochs already done, so a resumed trainer
+        continues where it stopped), validating every ``eval_every`` epochs and after the last;
+        then step the scheduler, keep the best validation ELBO, and stop early after
+        ``patience`` epochs without improvement.
 
-        :param dataset: a :class:`~pyrovae.data.DataSet`; its :meth:`~pyrovae.data.DataSet.batches`
-            are the training batches.
-        :param on_epoch: called as ``on_epoch(row)`` with the epoch's metrics dict.
-        :returns: the list of per-epoch metric rows.
+        :param dataset: a :class:`~pyrovae.data.DataSet`.
+        :param on_epoch: called as ``on_epoch(row, improved)`` after every epoch, with the
+            epoch's metrics and whether its validation ELBO is the best so far.
+        :param batches: the training batches (default ``dataset.batches(batch_size, seed)``);
+            pass them to save and restore their random state.
+        :returns: the list of per-epoch metric rows of this call.
         """
-        batches = dataset.batches(batch_size, seed)
+        if batches is None:
+            batches = dataset.batches(batch_size, seed)
         rows = []
         bar = tqdm(
-            total=epochs * len(batches),
+            total=max(0, epochs - self.epoch) * len(batches),
             disable=not self.progress,
             unit="step",
             dynamic_ncols=True,
             file=sys.stderr,
         )
         with bar:
-            for _ in range(epochs):
+            while self.epoch < epochs and self.stop_reason is None:
+                lr = self.scheduler.lr
                 start = time.perf_counter()
                 train_loss = self.train_epoch(batches, bar)
                 seconds = time.perf_counter() - start
-                self.module.eval()
-                valid = self.module.evaluate(
-                    dataset.valid.x, dataset.valid.y, eval_batch_size, eval_samples
-                )
-                row = {
-                    "epoch": self.epoch,
-                    "train_loss": train_loss,
-                    "kl_weight": self.last_kl_weight,
-                    **{f"valid_{k}": v for k, v in valid.items() if not k.endswith("_stderr")},
-                    "epoch_seconds": seconds,
-                }
+                self.seconds += seconds
+                row = {"epoch": self.epoch, "train_loss": train_loss,
+                       "kl_weight": self.last_kl_weight, "lr": lr}
+                valid = None
+                if self.epoch % self.eval_every == 0 or self.epoch == epochs:
+                    self.module.eval()
+                    valid = self.module.evaluate(
+                        dataset.valid.x, dataset.valid.y, eval_batch_size, eval_samples
+                    )
+                    row.update((f"valid_{k}", v) for k, v in valid.items()
+                               if not k.endswith("_stderr") and k != "num_examples")
+                    bar.set_postfix(loss=f"{train_loss:.2f}", valid_elbo=f"{valid['elbo']:.2f}")
+                row["epoch_seconds"] = seconds
+                improved = valid is not None and valid["elbo"] > self.best_elbo
+                if improved:
+                    self.best_elbo, self.best_epoch = valid["elbo"], self.epoch
+                self.scheduler.step(None if valid is None else valid["elbo"])
+                if self.patience and self.epoch - self.best_epoch >= self.patience:
+                    self.stop_reason = (
+                        f"stopped early after epoch {self.epoch}: the validation ELBO has not "
+                        f"improved for {self.epoch - self.best_epoch} epochs (best "
+                        f"{self.best_elbo:.4f} at epoch {self.best_epoch}, patience "
+                        f"{self.patience})"
+                    )
                 rows.append(row)
-                bar.set_postfix(loss=f"{train_loss:.2f}", valid_elbo=f"{valid['elbo']:.2f}")
                 if on_epoch is not None:
-                    on_epoch(row)
+                    on_epoch(row, improved)
         return rows
+
+    # -- resume -----------------------------------------------------------------------------
+
+    def state_dict(self):
+        """Everything of the trainer that decides the future (with the model's weights, the
+        batches' and the global random states, a run continues bit for bit)."""
+        return {
+            "epoch": self.epoch,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "best_elbo": self.best_elbo,
+            "best_epoch": self.best_epoch,
+            "seconds": self.seconds,
+            "stop_reason": self.stop_reason,
+            "divergence_level": self.monitor.level,
+        }
+
+    def load_state_dict(self, state):
+        self.epoch = int(state["epoch"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.best_elbo = float(state["best_elbo"])
+        self.best_epoch = int(state["best_epoch"])
+        self.seconds = float(state["seconds"])
+        self.stop_reason = state["stop_reason"]
+        self.monitor.level = state["divergence_level"]
 
 
 def default_run_dir(config):
@@ -250,80 +319,235 @@ def train(config: Config, progress=None, overwrite=False, log=print):
     epoch's checkpoint exists: a run that fails before that leaves nothing behind, and an
     ``overwrite`` that fails leaves the old run untouched.
 
-    :returns: ``(run_dir, module, rows)``.
+    :returns: ``(run_dir, module, rows)``; ``module`` holds the best validation epoch's weights.
     """
-    t = config.train
-    device = resolve_device(t.device)
-    if t.num_threads > 0:
-        torch.set_num_threads(t.num_threads)
-    pyro.set_rng_seed(t.seed)
-    dataset = load_data(config, device)
-    module = build_model(config, dataset.event_shape, dataset.num_classes).to(device)
-    module.check_data(dataset)
-    kl_lines = [site.line for site in kl_report(module, t.objective, dataset.train.x[:2])]
-    trainer = Trainer(
-        module,
-        t.objective,
-        t.optimizer,
-        t.lr,
-        kl_weight=config.model.kl_weight,
-        kl_warmup_epochs=config.model.kl_warmup_epochs,
-        progress=progress,
-        divergence_factor=t.divergence_factor,
-    )
     from .runs import RunDirectory
 
     target = Path(config.output.dir or default_run_dir(config))
     config.output.dir = str(target)
+    session = _Session(config, progress, log)  # checks everything before writing anything
     replacing = target.is_dir() and any(target.iterdir())
-    rows = []
     with RunDirectory(target, overwrite=overwrite) as run:
-        write_config(run.path, config)
-        record_kl_report(run.path, kl_lines)
-        for line in kl_lines:
-            log(line)
-
-        def checkpoint(epoch):
-            save_checkpoint(
-                run.path,
-                module,
-                config,
-                event_shape=dataset.event_shape,
-                num_classes=dataset.num_classes,
-                epoch=epoch,
-                optimizer=trainer.optimizer,
-            )
-            if not run.committed:
-                run.commit()  # the first checkpoint exists: the run takes its place
-
-        def on_epoch(row):
-            rows.append(row)
-            write_metrics(run.path, rows)
-            checkpoint(row["epoch"])
-
-        log(
-            f"training a {config.model.kind} on {dataset.name} ({len(dataset.train)} train, "
-            f"{len(dataset.valid)} valid, {len(dataset.test)} test) for {t.epochs} epochs on "
-            f"{device}"
-        )
         try:
-            trainer.fit(
-                dataset,
-                t.epochs,
-                t.batch_size,
-                t.seed,
-                t.eval_batch_size,
-                t.eval_samples,
-                on_epoch=on_epoch,
-            )
+            rows = session.run(run)
         except TrainingError as e:
-            if rows:
-                kept = f"{target} keeps the checkpoint of epoch {rows[-1]['epoch']}"
+            if session.rows:
+                kept = f"{target} keeps the checkpoint of epoch {session.rows[-1]['epoch']}"
             else:
                 kept = (f"the existing run in {target} is untouched" if replacing
                         else f"nothing was written to {target}")
             raise TrainingError(f"{e}; {kept}") from None
+    return target, session.module, rows
+
+
+def resume(run_dir, epochs=None, progress=None, log=print):
+    """Continue a run from its last checkpoint (``pyrovae train --resume``), or extend a
+    finished one to ``epochs``; the result is the same, bit for bit on the CPU, as a run that
+    was never stopped.
+
+    The checkpoint holds everything that decides the future: weights, optimizer and scheduler
+    state, the epoch (and so the KL warm-up position), the early-stopping record, and every
+    random state (torch CPU and CUDA, Python, NumPy, the batches' generators). A checkpoint of
+    another pyrovae version or checkpoint format, or a config.toml edited since, is refused.
+
+    :returns: ``(run_dir, module, rows)`` as :func:`train` (all the run's rows).
+    """
+    from . import __version__
+    from .config import config_to_dict
+    from .errors import CheckpointError
+    from .runs import CHECKPOINT, VERSION, RunDirectory, load_run_config
+
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    path = run_dir / CHECKPOINT
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} is missing: the run never finished an epoch; start it "
+                              "again without --resume") from None
+    except Exception as e:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path} cannot be read ({type(e).__name__}); the run cannot be "
+                              "resumed") from None
+    if not isinstance(state, dict) or "training" not in state:
+        raise CheckpointError(f"{path} holds no training state (format version "
+                              f"{state.get('version') if isinstance(state, dict) else '?'}); "
+                              "it can be evaluated but not resumed")
+    if state.get("version") != VERSION or state.get("pyrovae") != __version__:
+        raise CheckpointError(
+            f"{path} was written by pyrovae {state.get('pyrovae', 'before 0.1.0')} (checkpoint "
+            f"format {state.get('version')}); this is pyrovae {__version__} (format {VERSION}), "
+            "which cannot continue it exactly; evaluate it, or start a new run"
+        )
+    saved, current = state["config"], config_to_dict(config)
+    # a key the saved config lacks (added to pyrovae since) is fine at its default value,
+    # which config.toml then reads back as
+    changed = sorted(f"{section}.{key}" for section in saved
+                     for key in saved[section]
+                     if saved[section][key] != current.get(section, {}).get(key)
+                     and f"{section}.{key}" != "train.epochs")
+    if changed:
+        raise CheckpointError(
+            f"{run_dir / 'config.toml'} differs from its checkpoint in {', '.join(changed)}; a "
+            "resume continues a run as it was configured (only --epochs may change): restore "
+            "those keys, or start a new run with --config"
+        )
+    done = int(state["training"]["trainer"]["epoch"])
+    reason = state["training"]["trainer"]["stop_reason"]
+    if reason:
+        raise CheckpointError(f"{run_dir} has finished: {reason}; nothing to resume")
+    if epochs is not None:
+        config.train.epochs = int(epochs)
+    if config.train.epochs <= done:
+        raise ConfigError(
+            f"{run_dir} has run {done} of its {config.train.epochs} epochs: it is finished; "
+            f"pass --epochs N with N > {done} to extend it"
+        )
+    session = _Session(config, progress, log, state=state)
+    with RunDirectory(run_dir, resume=True) as run:
+        try:
+            rows = session.run(run)
+        except TrainingError as e:
+            raise TrainingError(f"{e}; {run_dir} keeps the checkpoint of epoch "
+                                f"{session.rows[-1]['epoch'] if session.rows else done}") from None
+    return run_dir, session.module, rows
+
+
+class _Session:
+    """One training session of a run: built (and so checked) before the run directory is
+    touched, then :meth:`run` against it."""
+
+    def __init__(self, config, progress, log, state=None):
+        t = config.train
+        self.config, self.log, self.state = config, log, state
+        self.device = resolve_device(t.device)
+        if t.num_threads > 0:
+            torch.set_num_threads(t.num_threads)
+        pyro.set_rng_seed(t.seed)
+        self.dataset = load_data(config, self.device)
+        self.module = build_model(config, self.dataset.event_shape,
+                                  self.dataset.num_classes).to(self.device)
+        self.module.check_data(self.dataset)
+        self.kl_lines = [site.line for site in
+                         kl_report(self.module, t.objective, self.dataset.train.x[:2])]
+        self.trainer = Trainer(
+            self.module,
+            t.objective,
+            t.optimizer,
+            t.lr,
+            kl_weight=config.model.kl_weight,
+            kl_warmup_epochs=config.model.kl_warmup_epochs,
+            progress=progress,
+            divergence_factor=t.divergence_factor,
+            scheduler=t.scheduler,
+            patience=t.early_stopping["patience"],
+            eval_every=t.eval_every,
+        )
+        self.batches = self.dataset.batches(t.batch_size, t.seed)
+        self.rows = []
+        if state is not None:
+            self.module.load_state_dict(state["state_dict"])
+            self.trainer.load_state_dict(state["training"]["trainer"])
+            self.batches.load_state_dict(state["training"]["batches"])
+
+    def _save(self, run, epoch, improved):
+        from . import rng
+        from .runs import BEST
+
+        common = dict(event_shape=self.dataset.event_shape, num_classes=self.dataset.num_classes,
+                      epoch=epoch)
+        training = {"trainer": self.trainer.state_dict(), "batches": self.batches.state_dict(),
+                    "rng": rng.get_state()}
+        if improved:
+            save_checkpoint(run.path, self.module, self.config, name=BEST, **common)
+        save_checkpoint(run.path, self.module, self.config, training=training, **common)
+        if not run.committed:
+            run.commit()  # the first checkpoint exists: the run takes its place
+
+    def run(self, run):
+        from . import rng
+        from .runs import read_metrics
+
+        config, t = self.config, self.config.train
+        write_config(run.path, config)
+        record_kl_report(run.path, self.kl_lines)
+        for line in self.kl_lines:
+            self.log(line)
+        if self.state is not None:
+            done = self.trainer.epoch
+            self.rows = [r for r in read_metrics(run.path) if r.get("epoch", 0) <= done]
+            rng.set_state(self.state["training"]["rng"])
+            self.log(f"resuming {run.path} after epoch {done} of {t.epochs}")
+
+        def on_epoch(row, improved):
+            self.rows.append(row)
+            write_metrics(run.path, self.rows)
+            self._save(run, row["epoch"], improved)
+
+        d = self.dataset
+        self.log(
+            f"training a {config.model.kind} on {d.name} ({len(d.train)} train, "
+            f"{len(d.valid)} valid, {len(d.test)} test) for {t.epochs} epochs on {self.device}"
+        )
+        self.trainer.fit(d, t.epochs, t.batch_size, t.seed, t.eval_batch_size, t.eval_samples,
+                         on_epoch=on_epoch, batches=self.batches)
+        if self.trainer.stop_reason:
+            self.log(self.trainer.stop_reason)
         if t.epochs == 0:  # still leave a loadable run
-            checkpoint(0)
-        write_figures(module, dataset, run.path)
-    return target, module, rows
+            self._save(run, 0, improved=False)
+        self._finish(run)
+        return self.rows
+
+    def _finish(self, run):
+        """The best epoch's weights back into the module; figures; ``results.json``."""
+        from .runs import BEST, write_results
+
+        best = Path(run.path) / BEST
+        if best.exists():
+            state = torch.load(best, map_location="cpu", weights_only=True)
+            self.module.load_state_dict(state["state_dict"])
+        write_figures(self.module, self.dataset, run.path)
+        write_results(run.path, self.results())
+
+    def results(self):
+        """The run's summary: the best epoch's test ELBO (and importance-sampled bound with
+        ``train.final_iwae_k`` samples), how and why training ended, versions."""
+        import platform
+
+        from . import __version__
+        from .config import config_to_dict
+        from .infer.importance import evaluate_log_likelihood
+
+        t, trainer, test = self.config.train, self.trainer, self.dataset.test
+        self.module.eval()
+        result = {
+            "config_sha256": config_hash(config_to_dict(self.config)),
+            "epochs_run": trainer.epoch,
+            "epochs": t.epochs,
+            "best_epoch": trainer.best_epoch,
+            "best_valid_elbo": trainer.best_elbo if trainer.best_epoch else None,
+            "stop_reason": trainer.stop_reason or f"reached epoch {trainer.epoch}",
+            "train_seconds": trainer.seconds,
+            "test": self.module.evaluate(test.x, test.y, t.eval_batch_size, t.eval_samples),
+            "versions": {"pyrovae": __version__, "torch": torch.__version__,
+                         "pyro": pyro.__version__, "python": platform.python_version()},
+        }
+        if t.final_iwae_k:
+            start = time.perf_counter()
+            bound = evaluate_log_likelihood(self.module, test.x, t.final_iwae_k)
+            bound["seconds"] = time.perf_counter() - start
+            result["test"].update(bound)
+        return result
+
+
+def config_hash(config_dict):
+    """SHA-256 of a config's canonical JSON (sorted keys, without ``output.dir``, ``train.epochs``
+    and the device, which do not change what is learned per epoch)."""
+    import hashlib
+    import json
+
+    canonical = {section: dict(table) for section, table in config_dict.items()}
+    canonical["output"] = {k: v for k, v in canonical.get("output", {}).items() if k != "dir"}
+    canonical["train"] = {k: v for k, v in canonical.get("train", {}).items()
+                          if k not in ("epochs", "device", "num_threads")}
+    text = json.dumps(canonical, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

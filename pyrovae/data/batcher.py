@@ -79,6 +79,14 @@ class Batcher:
         for i in range(len(self)):
             yield x[i * b:(i + 1) * b], None if y is None else y[i * b:(i + 1) * b]
 
+    def state_dict(self):
+        """The generator's state: with it a resumed run draws the same epochs (order and
+        dynamic binarization) as the uninterrupted one."""
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state):
+        self.generator.set_state(state["generator"])
+
     def __repr__(self):
         return (
             f"Batcher({self.num_examples} examples, batch_size={self.batch_size}, "

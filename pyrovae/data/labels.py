@@ -122,6 +122,18 @@ class SemiSupervisedBatcher:
             yield batch
             yield x, None
 
+    def state_dict(self):
+        """Both streams' generator states (see :meth:`~pyrovae.data.Batcher.state_dict`)."""
+        state = {"labelled": self.labelled.state_dict()}
+        if self.unlabelled is not None:
+            state["unlabelled"] = self.unlabelled.state_dict()
+        return state
+
+    def load_state_dict(self, state):
+        self.labelled.load_state_dict(state["labelled"])
+        if self.unlabelled is not None:
+            self.unlabelled.load_state_dict(state["unlabelled"])
+
     def __repr__(self):
         unlabelled = 0 if self.unlabelled is None else self.unlabelled.num_examples
         return (
