@@ -3,8 +3,10 @@ per-pixel distribution parameters. Chosen by name from :data:`ENCODERS` / :data:
 
 from .base import DECODERS, ENCODERS, ACTIVATIONS
 from .conv import ConvDecoder, ConvEncoder
+from .gated import GatedDecoder, GatedDense, GatedEncoder
 from .mlp import MLPDecoder, MLPEncoder
 
 __all__ = sorted(
-    ["ACTIVATIONS", "ConvDecoder", "ConvEncoder", "DECODERS", "ENCODERS", "MLPDecoder", "MLPEncoder"]
+    ["ACTIVATIONS", "ConvDecoder", "ConvEncoder", "DECODERS", "ENCODERS", "GatedDecoder",
+     "GatedDense", "GatedEncoder", "MLPDecoder", "MLPEncoder"]
 )

@@ -24,7 +24,7 @@ from pyrovae.priors import PRIORS
 EVENT = (1, 4, 4)
 STEPS = 25
 #: tiny networks per name
-TINY = {"mlp": {"hidden": [16]}, "conv": {"channels": [4], "hidden": 16}}
+TINY = {"mlp": {"hidden": [16]}, "conv": {"channels": [4], "hidden": 16}, "gated": {"hidden": [16]}}
 #: small component options: fewer mixture components / pseudo-inputs keep the test fast
 OPTIONS = {"mixture": {"components": 3}, "vamp": {"components": 3}}
 

@@ -11,7 +11,8 @@ from pyrovae.nets.conv import conv_sizes
 
 SHAPES = [(1, 28, 28), (1, 8, 8), (3, 32, 32)]
 #: small sizes per network name so the battery stays fast
-SMALL = {"mlp": {"hidden": [16]}, "conv": {"channels": [4, 8], "hidden": 16}}
+SMALL = {"mlp": {"hidden": [16]}, "conv": {"channels": [4, 8], "hidden": 16},
+         "gated": {"hidden": [16, 8]}}
 
 
 def test_every_network_has_small_options():
@@ -62,3 +63,24 @@ def test_conv_on_flat_data_is_a_config_error():
 def test_conv_bad_options(options):
     with pytest.raises(ConfigError):
         ENCODERS.build("conv", {"in_shape": (1, 8, 8), "out_features": 4}, **options)
+
+
+def test_one_gated_dense_layer_is_the_papers_formula():
+    """h = (W₁x + b₁) ⊙ σ(W₂x + b₂), written by hand with fixed weights."""
+    from pyrovae.nets.gated import GatedDense
+
+    layer = GatedDense(3, 2)
+    w1, b1 = torch.tensor([[1.0, -2.0, 0.5], [0.0, 1.0, 1.0]]), torch.tensor([0.1, -0.2])
+    w2, b2 = torch.tensor([[0.3, 0.0, -1.0], [2.0, 1.0, 0.0]]), torch.tensor([0.0, 0.5])
+    with torch.no_grad():
+        layer.linear.weight.copy_(w1)
+        layer.linear.bias.copy_(b1)
+        layer.gate.weight.copy_(w2)
+        layer.gate.bias.copy_(b2)
+    x = torch.tensor([[0.2, -1.0, 3.0]])
+    linear = x @ w1.T + b1
+    gate = 1 / (1 + torch.exp(-(x @ w2.T + b2)))
+    assert torch.allclose(layer(x), linear * gate, atol=1e-6)
+    encoder = ENCODERS.build("gated", {"in_shape": (1, 2, 2), "out_features": 5},
+                                hidden=[4, 3])
+    assert [type(m).__name__ for m in encoder.net] == ["GatedDense", "GatedDense", "Linear"]
