@@ -93,6 +93,9 @@ def _parser():
     e.add_argument("--seed", type=int, default=0, metavar="N")
     e.add_argument("--data-dir", metavar="DIR", help="override the run's data.dir")
     e.add_argument("--device", default="cpu", metavar="DEV")
+    e.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                   help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
+                   "epoch); runs without best.pt use the last")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.add_argument(
         "--iwae-k",
@@ -125,6 +128,9 @@ def _parser():
                    "particles")
     c.add_argument("--data-dir", metavar="DIR", help="override the run's data.dir")
     c.add_argument("--device", default="cpu", metavar="DEV")
+    c.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                   help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
+                   "epoch); runs without best.pt use the last")
     c.add_argument("--json", action="store_true", help="print one JSON object")
 
     s = sub.add_parser("sample", help="a PNG grid of samples from a trained run's prior")
@@ -132,6 +138,14 @@ def _parser():
     s.add_argument("-n", type=int, default=64, metavar="N", help="number of samples")
     s.add_argument("-o", "--output", metavar="FILE.png", help="default RUN_DIR/samples-N.png")
     s.add_argument("--seed", type=int, default=0, metavar="N")
+    s.add_argument("--checkpoint", choices=["best", "last"], default="best",
+                   help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
+                   "epoch); runs without best.pt use the last")
+
+    p = sub.add_parser("plot", help="training curves of one or more runs, overlaid, as a PNG")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", metavar="FILE.png", default="curves.png",
+                   help="the PNG to write (default curves.png)")
 
     ls = sub.add_parser("list", help="every registered component with a description")
     ls.add_argument("--json", action="store_true")
@@ -227,17 +241,10 @@ def cmd_train(args):
     return 0
 
 
-def _open_run(run_dir, device="cpu", data_dir=None):
-    from .runs import load_checkpoint, load_run_config
-    from .train import resolve_device
+def _open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
+    from .runs import open_run
 
-    config = load_run_config(run_dir)
-    if data_dir is not None:
-        config.data.dir = data_dir
-    device = resolve_device(device)
-    module, state = load_checkpoint(run_dir, config, device)
-    module.eval()
-    return config, module, state, device
+    return open_run(run_dir, device, data_dir, checkpoint)
 
 
 def cmd_evaluate(args):
@@ -245,7 +252,8 @@ def cmd_evaluate(args):
 
     _positive("--samples", args.samples)
     _positive("--iwae-k", args.iwae_k)
-    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir)
+    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
+                                                args.checkpoint)
     if args.iwae_k is not None:
         _estimator_ready(module, "--iwae-k")
     dataset = load_data(config, device)
@@ -295,7 +303,8 @@ def cmd_compare(args):
     if args.max_examples < 0:
         raise PyroVAEError(f"--max-examples must be 0 (all) or positive, got {args.max_examples}")
     plot = _png_path("--plot", args.plot) if args.plot else None
-    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir)
+    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
+                                                args.checkpoint)
     _estimator_ready(module, "compare")
     dataset = load_data(config, device)
     module.check_data(dataset)
@@ -323,7 +332,7 @@ def cmd_sample(args):
     from .plots import as_images, save_grid
 
     _positive("-n", args.n)
-    config, module, state, _ = _open_run(args.run_dir)
+    config, module, state, _ = _open_run(args.run_dir, checkpoint=args.checkpoint)
     output = Path(args.output) if args.output else Path(args.run_dir) / f"samples-{args.n}.png"
     if output.suffix.lower() != ".png":
         raise PyroVAEError(f"-o {output}: the output must be a .png file")
@@ -372,11 +381,29 @@ def cmd_list(args):
     return 0
 
 
+def cmd_plot(args):
+    from .plots import save_training_curves
+    from .runs import load_run_config, read_metrics
+
+    output = _png_path("-o", args.output)
+    runs = []
+    for run_dir in args.run_dirs:
+        load_run_config(run_dir)  # refuses what is not a run, in one line
+        rows = read_metrics(run_dir)
+        if not rows:
+            raise PyroVAEError(f"{run_dir} has no metrics.csv rows yet; train it for an epoch")
+        runs.append((Path(run_dir).name or str(run_dir), rows))
+    save_training_curves(runs, output)
+    print(f"wrote {output} ({len(runs)} run{'s' * (len(runs) > 1)})")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "compare": cmd_compare,
     "sample": cmd_sample,
+    "plot": cmd_plot,
     "list": cmd_list,
 }
 

@@ -139,12 +139,12 @@ class TrainConfig:
 @dataclass
 class OutputConfig:
     """``[output]``: ``dir`` is the run directory (empty:
-    ``runs/<data set>-<model kind>-<time stamp>``); ``tensorboard`` writes TensorBoard event
-    files into it when the ``tensorboard`` package is installed
-    (``pip install -e ".[tensorboard]"``)."""
+    ``runs/<data set>-<model kind>-<time stamp>``); ``tensorboard``: ``"auto"`` writes
+    TensorBoard event files into it when the ``tensorboard`` package is installed
+    (``pip install -e ".[tensorboard]"``), ``"on"`` also warns when it is not, ``"off"``."""
 
     dir: str = ""
-    tensorboard: bool = True
+    tensorboard: str = "auto"
 
 
 @dataclass
@@ -177,6 +177,11 @@ _NON_NEGATIVE = {
     "model.alpha",
 }
 _FRACTIONS = {"data.valid_fraction", "data.test_fraction"}
+#: values from a fixed list
+_CHOICES = {
+    "data.binarize": ("auto", "none", "static", "dynamic"),
+    "output.tensorboard": ("auto", "on", "off"),
+}
 
 
 def _registries():
@@ -235,6 +240,12 @@ def _check_type(path, value, default):
         return _check_label_prior(path, value)
     if path == "train.early_stopping":
         return _check_early_stopping(path, value)
+    if path in _CHOICES and value not in _CHOICES[path]:
+        choices = _CHOICES[path]
+        raise ConfigError(
+            f"{path} must be one of: {', '.join(map(str, choices))}; got {value!r}"
+            f"{closest(value, [str(c) for c in choices])}"
+        )
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int):

@@ -11,7 +11,15 @@ import torch  # noqa: E402
 
 from .runs import atomic_write  # noqa: E402
 
-__all__ = ["as_images", "save_comparison_plot", "save_grid", "save_reconstructions"]
+__all__ = [
+    "as_images",
+    "save_comparison_plot",
+    "save_figure",
+    "save_grid",
+    "save_reconstructions",
+    "save_training_curves",
+    "training_curves_figure",
+]
 
 
 def as_images(x, event_shape):
@@ -102,3 +110,42 @@ def save_figure(fig, path, dpi=100):
     fig.savefig(png, format="png", dpi=dpi)
     plt.close(fig)
     return atomic_write(path, lambda f: f.write(png.getvalue()))
+
+
+#: the panels of :func:`save_training_curves`: (metrics.csv column, title, log scale)
+CURVES = (
+    ("train_loss", "training loss (−ELBO, nats per example)", False),
+    ("valid_elbo", "validation ELBO (nats per example)", False),
+    ("valid_kl", "validation KL(q(z|x) ‖ p(z)) (nats)", False),
+    ("lr", "learning rate", True),
+)
+
+
+def training_curves_figure(runs):
+    """The figure of :func:`save_training_curves` (returned open, for inspection)."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    for ax, (column, title, log) in zip(axes.flat, CURVES):
+        for label, rows in runs:
+            points = [(r["epoch"], r[column]) for r in rows
+                      if isinstance(r.get(column), (int, float)) and math.isfinite(r[column])]
+            if points:
+                epochs, values = zip(*points)
+                ax.plot(epochs, values, marker="." if len(points) < 30 else None, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        if log and ax.lines:
+            ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def save_training_curves(runs, path):
+    """Train loss, validation ELBO, validation KL and learning rate against epochs, one line
+    per run, overlaid and labelled (``pyrovae plot``).
+
+    :param runs: ``[(label, rows)]`` with ``rows`` as :func:`pyrovae.runs.read_metrics`
+        returns them (epochs without validation lack the ``valid_*`` values and are skipped).
+    """
+    return save_figure(training_curves_figure(runs), path)

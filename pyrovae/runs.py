@@ -49,6 +49,7 @@ __all__ = [
     "atomic_write",
     "load_checkpoint",
     "load_run_config",
+    "open_run",
     "read_metrics",
     "write_results",
     "os_error",
@@ -442,6 +443,26 @@ class RunDirectory:
                 with contextlib.suppress(OSError):
                     os.rmdir(folder)
             self._made = []
+
+
+def open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
+    """A trained run, ready to evaluate: ``(config, module, checkpoint_state, device)``.
+
+    :param str device: where to put the module (``cpu``, ``cuda``, ``cuda:N``, ``auto``).
+    :param data_dir: replaces the run's ``data.dir`` (the data moved since training).
+    :param str checkpoint: ``"best"`` (``best.pt``, the best validation ELBO; the last epoch's
+        ``checkpoint.pt`` for runs without one) or ``"last"``.
+    """
+    from .train import resolve_device
+
+    config = load_run_config(run_dir)
+    if data_dir is not None:
+        config.data.dir = str(data_dir)
+    device = resolve_device(device)
+    name = BEST if checkpoint == "best" and (Path(run_dir) / BEST).exists() else CHECKPOINT
+    module, state = load_checkpoint(run_dir, config, device, name=name)
+    module.eval()
+    return config, module, state, device
 
 
 def write_results(run_dir, result):

@@ -478,18 +478,26 @@ class _Session:
             rng.set_state(self.state["training"]["rng"])
             self.log(f"resuming {run.path} after epoch {done} of {t.epochs}")
 
+        from .tensorboard import TensorBoardLogger
+
+        board = TensorBoardLogger(run.path, mode=config.output.tensorboard)
+
         def on_epoch(row, improved):
             self.rows.append(row)
             write_metrics(run.path, self.rows)
             self._save(run, row["epoch"], improved)
+            board.log(row, self.module, self.dataset.event_shape)
 
         d = self.dataset
         self.log(
             f"training a {config.model.kind} on {d.name} ({len(d.train)} train, "
             f"{len(d.valid)} valid, {len(d.test)} test) for {t.epochs} epochs on {self.device}"
         )
-        self.trainer.fit(d, t.epochs, t.batch_size, t.seed, t.eval_batch_size, t.eval_samples,
-                         on_epoch=on_epoch, batches=self.batches)
+        try:
+            self.trainer.fit(d, t.epochs, t.batch_size, t.seed, t.eval_batch_size,
+                             t.eval_samples, on_epoch=on_epoch, batches=self.batches)
+        finally:
+            board.close()
         if self.trainer.stop_reason:
             self.log(self.trainer.stop_reason)
         if t.epochs == 0:  # still leave a loadable run

@@ -1,0 +1,97 @@
+"""The PNGs: grids, reconstructions, the comparison plot and training curves."""
+
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from pyrovae.plots import (
+    as_images,
+    save_comparison_plot,
+    save_grid,
+    save_reconstructions,
+    save_training_curves,
+    training_curves_figure,
+)
+
+
+def test_as_images_reshapes_images_and_refuses_vectors():
+    assert as_images(torch.rand(3, 16), (16,)).shape == (3, 1, 4, 4)  # a square vector
+    assert as_images(torch.rand(3, 5, 6), (5, 6)).shape == (3, 1, 5, 6)
+    assert as_images(torch.rand(3, 3, 8, 8), (3, 8, 8)).shape == (3, 3, 8, 8)
+    assert as_images(torch.rand(3, 15), (15,)) is None
+
+
+def test_grid_is_a_png_whose_pixels_are_the_images(tmp_path):
+    """Two 2×2 images side by side, 1-pixel grey padding, upscaled to ~640 px wide."""
+    images = torch.tensor([[[[0.0, 1.0], [1.0, 0.0]]], [[[1.0, 1.0], [0.0, 0.0]]]])
+    path = save_grid(images, tmp_path / "grid.png", nrow=2)
+    picture = Image.open(path).convert("L")
+    width, height = picture.size  # grid of 7×4 pixels (2 images, padding 1) times the scale
+    scale = 640 // 7
+    assert (width, height) == (7 * scale, 4 * scale)
+    pixel = lambda col, row: picture.getpixel((col * scale + scale // 2, row * scale + scale // 2))  # noqa: E731
+    assert [pixel(1, 1), pixel(2, 1), pixel(1, 2), pixel(2, 2)] == [0, 255, 255, 0]
+    assert [pixel(4, 1), pixel(5, 1), pixel(4, 2), pixel(5, 2)] == [255, 255, 0, 0]
+    assert abs(pixel(0, 0) - 128) <= 1  # the grey padding
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_reconstructions_alternate_rows(tmp_path):
+    originals, recons = torch.zeros(8, 1, 2, 2), torch.ones(8, 1, 2, 2)
+    path = save_reconstructions(originals, recons, tmp_path / "r.png", per_row=4)
+    picture = Image.open(path).convert("L")
+    scale = 640 // 13  # 4 images of 2 pixels, 5 paddings
+    rows = [picture.getpixel((1 * scale + scale // 2, (1 + 3 * r) * scale + scale // 2))
+            for r in range(4)]
+    assert rows == [0, 255, 0, 255]  # original, reconstruction, original, reconstruction
+
+
+def test_training_curves_plot_each_run_and_skip_missing_values(tmp_path):
+    a = [{"epoch": 1, "train_loss": 5.0, "lr": 1e-3},
+         {"epoch": 2, "train_loss": 4.0, "lr": 1e-3, "valid_elbo": -4.5, "valid_kl": 1.0}]
+    b = [{"epoch": 1, "train_loss": 6.0, "lr": 5e-4, "valid_elbo": float("nan")}]
+    figure = training_curves_figure([("a", a), ("b", b)])
+    loss, elbo, kl, lr = figure.axes
+    assert [line.get_label() for line in loss.lines] == ["a", "b"]
+    assert list(loss.lines[0].get_xdata()) == [1, 2] and list(loss.lines[0].get_ydata()) == [5, 4]
+    assert [list(line.get_xdata()) for line in elbo.lines] == [[2]]  # NaN and missing skipped
+    assert lr.get_yscale() == "log"
+    path = save_training_curves([("a", a), ("b", b)], tmp_path / "curves.png")
+    assert Image.open(path).format == "PNG"
+
+
+def test_comparison_plot_skips_what_is_not_available(tmp_path):
+    result = {
+        "num_examples": 3, "gradient_draws": 2, "gradient_batch": 3,
+        "estimators": [
+            {"family": "importance", "estimator": "IS", "k": k, "mean": -k, "std": 0.1,
+             "available": True} for k in (1, 10)
+        ] + [{"family": "elbo-analytic", "estimator": "a", "k": 1, "mean": math.nan,
+              "std": math.nan, "available": False}],
+        "gradient_noise": [
+            {"objective": "trace", "particles": 1, "group": "encoder", "variance": 2.0,
+             "available": True},
+            {"objective": "meanfield", "particles": 1, "group": "encoder",
+             "variance": math.nan, "available": False},
+        ],
+    }
+    path = save_comparison_plot(result, tmp_path / "c.png")
+    assert Image.open(path).format == "PNG"
+
+
+@pytest.mark.parametrize("bad", ["nowhere/x.png"])
+def test_a_png_into_a_missing_folder_is_one_clear_error(tmp_path, bad):
+    from pyrovae.errors import PyroVAEError
+
+    with pytest.raises(PyroVAEError, match="cannot write"):
+        save_grid(torch.rand(1, 1, 2, 2), tmp_path / bad, nrow=1)

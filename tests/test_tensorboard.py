@@ -1,0 +1,65 @@
+"""TensorBoard events when the package is there (a recording stand-in here), nothing (and no
+change to the run) when it is not."""
+
+import warnings
+
+import pytest
+import torch
+
+import pyrovae as pv
+from pyrovae.tensorboard import TensorBoardLogger, summary_writer
+
+
+class Recorder:
+    def __init__(self, log_dir):
+        self.log_dir, self.scalars, self.images, self.closed = log_dir, [], [], False
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, value, step))
+
+    def add_image(self, tag, image, step):
+        self.images.append((tag, tuple(image.shape), step))
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def test_scalars_every_epoch_and_a_sample_grid_every_few(tmp_path):
+    vae = pv.VAE.build((1, 4, 4), z_dim=2, encoder={"name": "mlp", "hidden": [4]},
+                       decoder={"name": "mlp", "hidden": [4]})
+    logger = TensorBoardLogger(tmp_path, images_every=2, writer_factory=Recorder)
+    before = torch.get_rng_state()
+    for epoch in (1, 2):
+        logger.log({"epoch": epoch, "train_loss": 3.5, "lr": 1e-3, "valid_elbo": -2.0,
+                    "valid_kl_method": "analytic"}, vae, (1, 4, 4))
+    logger.close()
+    writer = logger.writer
+    assert writer.log_dir == tmp_path and writer.closed
+    assert ("train/loss", 3.5, 1) in writer.scalars and ("valid/elbo", -2.0, 2) in writer.scalars
+    assert ("train/lr", 1e-3, 2) in writer.scalars
+    assert [tag for tag, _, _ in writer.scalars].count("valid/kl_method") == 0  # text: skipped
+    assert [(tag, step) for tag, _, step in writer.images] == [("samples", 2)]
+    assert torch.equal(torch.get_rng_state(), before)  # the run's random stream is untouched
+
+
+def test_without_tensorboard_auto_is_silent_and_on_warns(tmp_path, monkeypatch):
+    factory = lambda log_dir: None  # noqa: E731  (what summary_writer returns without the package)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TensorBoardLogger(tmp_path, mode="auto", writer_factory=factory).log({"epoch": 1})
+        TensorBoardLogger(tmp_path, mode="off", writer_factory=Recorder).log({"epoch": 1})
+    with pytest.warns(UserWarning, match="tensorboard package is not installed"):
+        TensorBoardLogger(tmp_path, mode="on", writer_factory=factory)
+
+
+def test_summary_writer_matches_what_is_installed(tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        assert summary_writer(tmp_path) is None
+    else:
+        summary_writer(tmp_path).close()
+        assert any(p.name.startswith("events.") for p in tmp_path.iterdir())
