@@ -165,8 +165,10 @@ def test_corrupt_and_mismatched_checkpoints(trained, tmp_path, capsys):
     bad = tmp_path / "bad"
     shutil.copytree(trained, bad)
     (bad / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    fails(capsys, ["evaluate", str(bad)], "corrupt")
-    fails(capsys, ["sample", str(bad)], "corrupt")
+    fails(capsys, ["evaluate", str(bad), "--checkpoint", "last"], "corrupt")
+    fails(capsys, ["sample", str(bad), "--checkpoint", "last"], "corrupt")
+    (bad / "best.pt").write_bytes(b"not a checkpoint either")
+    fails(capsys, ["evaluate", str(bad)], "best.pt", "corrupt")
 
     mismatch = tmp_path / "mismatch"
     shutil.copytree(trained, mismatch)

@@ -183,8 +183,8 @@ def test_an_overwrite_replaces_the_old_run_whole(old_run):
     config = pv.load_config(None, [*TINY, f"output.dir=\"{old_run}\""])
     pv.train(config, progress=False, overwrite=True, log=lambda m: None)
     names = sorted(p.name for p in old_run.iterdir())
-    assert names == ["checkpoint.pt", "config.toml", "metrics.csv", "reconstructions.png",
-                     "samples.png"]  # the m2 run's analogies.png is gone with it
+    assert names == ["best.pt", "checkpoint.pt", "config.toml", "metrics.csv",
+                     "reconstructions.png", "results.json", "samples.png"]  # no analogies.png
     assert "kind = \"vae\"" in (old_run / "config.toml").read_text()
 
 
