@@ -38,11 +38,32 @@ TRAIN_FLAGS = {
 }
 
 
+class UsageError(PyroVAEError):
+    """A command line argparse cannot parse."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one ``pyrovae: error:`` line (usage and all) instead of a
+    usage block; ``--help`` is unchanged."""
+
+    def error(self, message):
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+def _seed(text):
+    """A seed for ``--seed``: an integer in [0, 2**32), what numpy (seeded by Pyro) accepts."""
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{value} is not a seed in [0, 4294967295]")
+    return value
+
+
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pyrovae", description="Variational autoencoders written the Pyro way."
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and write a run directory")
     t.add_argument("--config", metavar="FILE", help="a TOML config file")
@@ -90,7 +111,7 @@ def _parser():
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--split", choices=["test", "valid", "train"], default="test")
     e.add_argument("--samples", type=int, default=1, metavar="N", help="z draws per example")
-    e.add_argument("--seed", type=int, default=0, metavar="N")
+    e.add_argument("--seed", type=_seed, default=0, metavar="N")
     e.add_argument("--data-dir", metavar="DIR", help="override the run's data.dir")
     e.add_argument("--device", default="cpu", metavar="DEV")
     e.add_argument("--checkpoint", choices=["best", "last"], default="best",
@@ -122,7 +143,7 @@ def _parser():
                    help="runs of each estimator with seeds SEED..SEED+R-1 (default 3)")
     c.add_argument("--draws", type=int, default=20, metavar="D",
                    help="gradient draws per objective and particle count (default 20)")
-    c.add_argument("--seed", type=int, default=0, metavar="N")
+    c.add_argument("--seed", type=_seed, default=0, metavar="N")
     c.add_argument("--plot", metavar="FILE.png",
                    help="also plot the estimates against K and gradient variance against "
                    "particles")
@@ -137,7 +158,7 @@ def _parser():
     s.add_argument("run_dir", metavar="RUN_DIR")
     s.add_argument("-n", type=int, default=64, metavar="N", help="number of samples")
     s.add_argument("-o", "--output", metavar="FILE.png", help="default RUN_DIR/samples-N.png")
-    s.add_argument("--seed", type=int, default=0, metavar="N")
+    s.add_argument("--seed", type=_seed, default=0, metavar="N")
     s.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
                    "epoch); runs without best.pt use the last")
@@ -413,10 +434,10 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None):
-    args = _parser().parse_args(argv)
     warnings.showwarning = _warning_line
     pyro.enable_validation(False)  # checked once at load time instead of on every step
     try:
+        args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except PyroVAEError as e:
         print(f"pyrovae: error: {e}", file=sys.stderr)
@@ -428,6 +449,10 @@ def main(argv=None):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as e:  # a file problem no command caught itself: still one line
+        where = f": {e.filename}" if e.filename else ""
+        print(f"pyrovae: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Precedence, lowest first: the defaults below, a TOML file, the named command-lin
 
 import copy
 import dataclasses
+import os
 import tomllib
 from dataclasses import dataclass, field
 
@@ -139,12 +140,12 @@ class TrainConfig:
 @dataclass
 class OutputConfig:
     """``[output]``: ``dir`` is the run directory (empty:
-    ``runs/<data set>-<model kind>-<time stamp>``); ``tensorboard``: ``"auto"`` writes
-    TensorBoard event files into it when the ``tensorboard`` package is installed
-    (``pip install -e ".[tensorboard]"``), ``"on"`` also warns when it is not, ``"off"``."""
+    ``runs/<data set>-<model kind>-<time stamp>``); ``tensorboard = true`` (the default)
+    writes TensorBoard event files into it when the ``tensorboard`` package is installed
+    (``pip install -e ".[tensorboard]"``), and nothing otherwise; ``false`` never does."""
 
     dir: str = ""
-    tensorboard: str = "auto"
+    tensorboard: bool = True
 
 
 @dataclass
@@ -178,9 +179,13 @@ _NON_NEGATIVE = {
 }
 _FRACTIONS = {"data.valid_fraction", "data.test_fraction"}
 #: values from a fixed list
+_RANGES = {
+    # numpy (which Pyro seeds) takes seeds in [0, 2**32)
+    "train.seed": (0, 2**32 - 1, "a seed must be in [0, 4294967295]"),
+    "data.split_seed": (0, 2**32 - 1, "a seed must be in [0, 4294967295]"),
+}
 _CHOICES = {
     "data.binarize": ("auto", "none", "static", "dynamic"),
-    "output.tensorboard": ("auto", "on", "off"),
 }
 
 
@@ -240,6 +245,17 @@ def _check_type(path, value, default):
         return _check_label_prior(path, value)
     if path == "train.early_stopping":
         return _check_early_stopping(path, value)
+    if path in _RANGES and not _RANGES[path][0] <= value <= _RANGES[path][1]:
+        raise ConfigError(f"{path} = {value}: {_RANGES[path][2]}")
+    if path == "train.num_threads" and value > (os.cpu_count() or 1):
+        raise ConfigError(
+            f"train.num_threads = {value}, but this machine has {os.cpu_count()} cores; use 0 "
+            f"for torch's default or at most {os.cpu_count()} (more threads only stall)"
+        )
+    if path == "train.device":
+        from .device import check_device_name
+
+        check_device_name(value, path)
     if path in _CHOICES and value not in _CHOICES[path]:
         choices = _CHOICES[path]
         raise ConfigError(
@@ -399,9 +415,10 @@ def validate(config):
         else:
             registry.get(value)
     _validate_model(config, registries)
-    name = config.data.name
-    if not name.endswith((".npy", ".npz")):
-        registries["dataset"].get(name)
+    from .data.arrays import is_array_file
+
+    if not is_array_file(config.data.name):
+        registries["dataset"].get(config.data.name)
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
         for f in dataclasses.fields(section):

@@ -27,6 +27,7 @@ import functools
 import hashlib
 import io
 import os
+import pickle
 import re
 import secrets
 import shutil
@@ -50,6 +51,7 @@ __all__ = [
     "load_checkpoint",
     "load_run_config",
     "open_run",
+    "read_checkpoint",
     "read_metrics",
     "write_results",
     "os_error",
@@ -501,7 +503,9 @@ def load_run_config(run_dir):
     except FileNotFoundError:
         raise PyroVAEError(f"{run_dir} is not a pyrovae run: {CONFIG} is missing") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is corrupt: {e}") from None
+        raise CheckpointError(f"{path} is corrupt: {' '.join(str(e).split())}") from None
+    except OSError as e:
+        raise os_error(e, f"read {path}", elsewhere="a readable run") from None
     try:
         return config_from_dict(raw, where=str(path))
     except ConfigError as e:
@@ -582,27 +586,61 @@ def save_checkpoint(run_dir, module, config, *, event_shape, num_classes, epoch,
     return atomic_write(Path(run_dir) / (name or CHECKPOINT), lambda f: f.write(data))
 
 
-def load_checkpoint(run_dir, config, device="cpu", name=None):
-    """Rebuild the module of a run from its config and load its weights.
+#: what every pyrovae checkpoint holds
+REQUIRED = ("config", "event_shape", "state_dict", "epoch")
 
-    Refuses a checkpoint that is missing, corrupt, not a pyrovae checkpoint, or whose model
-    section or weights do not match ``config``.
 
-    :returns: ``(module, checkpoint_dict)``.
+def read_checkpoint(path):
+    """The dict saved in a checkpoint file, read with ``torch.load(weights_only=True)``.
+
+    Refuses, in one line each: a missing or unreadable file, one that needs pickled Python
+    code (which pyrovae never executes), a corrupt file, and a file that is not a pyrovae
+    checkpoint or lacks one of :data:`REQUIRED`.
     """
-    from .models.base import build_model
-
-    path = Path(run_dir) / (name or CHECKPOINT)
+    path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} is missing; the run has not finished an epoch")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise os_error(e, f"read {path}", elsewhere="a readable run") from None
+    except pickle.UnpicklingError as e:
+        if "unsupported global" in str(e).lower():  # a class or function to be imported
+            raise CheckpointError(
+                f"{path} contains pickled Python objects, which pyrovae will not execute (they "
+                "can run arbitrary code); a checkpoint written by pyrovae train holds tensors "
+                "and plain values only"
+            ) from None
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint (UnpicklingError); "
+                              "retrain the run") from None
     except Exception as e:  # torch raises many types for a corrupt file
         raise CheckpointError(
             f"{path} is corrupt or not a checkpoint ({type(e).__name__}); retrain the run"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a pyrovae checkpoint")
+    missing = [key for key in REQUIRED if key not in state]
+    if missing:
+        raise CheckpointError(
+            f"{path} is missing {', '.join(repr(k) for k in missing)}; it was not written by "
+            "pyrovae train (or was edited); retrain the run"
+        )
+    return state
+
+
+def load_checkpoint(run_dir, config, device="cpu", name=None):
+    """Rebuild the module of a run from its config and load its weights.
+
+    Refuses a checkpoint that is missing, corrupt, not a pyrovae checkpoint, or whose model
+    section or weights do not match ``config`` (see :func:`read_checkpoint`).
+
+    :param str name: the file (default ``checkpoint.pt``; ``best.pt`` for the best epoch).
+    :returns: ``(module, checkpoint_dict)``.
+    """
+    from .models.base import build_model
+
+    path = Path(run_dir) / (name or CHECKPOINT)
+    state = read_checkpoint(path)
     saved_model = state["config"].get("model")
     current_model = config_to_dict(config)["model"]
     if saved_model != current_model:

@@ -7,7 +7,6 @@ added. View with ``tensorboard --logdir runs/``.
 """
 
 import contextlib
-import warnings
 
 __all__ = ["TensorBoardLogger", "summary_writer"]
 
@@ -39,22 +38,15 @@ class TensorBoardLogger:
     """Writes a run's metrics (and sample grids) as TensorBoard events into ``run_dir``.
 
     :param run_dir: the run directory (the events go beside metrics.csv).
-    :param str mode: ``output.tensorboard``: ``"auto"`` (write when tensorboard is installed,
-        silently nothing otherwise; the default), ``"on"`` (warn when it is missing) or
-        ``"off"``.
+    :param bool enabled: ``output.tensorboard``: write when the tensorboard package is
+        installed, silently nothing otherwise (default ``True``); ``False``: never.
     :param int images_every: epochs between sample grids (default 5).
     :param writer_factory: builds the writer from a folder (default :func:`summary_writer`).
     """
 
-    def __init__(self, run_dir, mode="auto", images_every=5, writer_factory=summary_writer):
+    def __init__(self, run_dir, enabled=True, images_every=5, writer_factory=summary_writer):
         self.images_every = int(images_every)
-        self.writer = writer_factory(run_dir) if mode != "off" else None
-        if mode == "on" and self.writer is None:
-            warnings.warn(
-                "output.tensorboard = \"on\" but the tensorboard package is not installed, so "
-                "no event files are written; pip install -e \".[tensorboard]\"",
-                stacklevel=2,
-            )
+        self.writer = writer_factory(run_dir) if enabled else None
 
     def log(self, row, module=None, event_shape=None):
         """Scalars of one epoch's metrics row; a sample grid every ``images_every`` epochs."""

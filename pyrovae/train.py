@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import Config
+from .device import resolve_device
 from .data.from_config import load_data
 from .divergence import DivergenceMonitor, TrainingError
 from .errors import ConfigError
@@ -44,19 +45,6 @@ __all__ = [
     "resolve_device",
     "train",
 ]
-
-
-def resolve_device(name):
-    """A ``torch.device`` for ``name`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"``)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device '{name}'; use cpu, cuda, cuda:N or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("CUDA is not available on this machine; use --device cpu")
-    return device
 
 
 def kl_weight_at(epoch, beta, warmup_epochs):
@@ -274,7 +262,9 @@ class Trainer:
 
 
 def default_run_dir(config):
-    name = Path(config.data.name).stem if config.data.name.endswith((".npy", ".npz")) else None
+    from .data.arrays import is_array_file
+
+    name = Path(config.data.name).stem if is_array_file(config.data.name) else None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{name or config.data.name}-{config.model.kind}-{stamp}"
 
@@ -355,23 +345,15 @@ def resume(run_dir, epochs=None, progress=None, log=print):
     from . import __version__
     from .config import config_to_dict
     from .errors import CheckpointError
-    from .runs import CHECKPOINT, VERSION, RunDirectory, load_run_config
+    from .runs import CHECKPOINT, VERSION, RunDirectory, load_run_config, read_checkpoint
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     path = run_dir / CHECKPOINT
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing: the run never finished an epoch; start it "
-                              "again without --resume") from None
-    except Exception as e:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path} cannot be read ({type(e).__name__}); the run cannot be "
-                              "resumed") from None
-    if not isinstance(state, dict) or "training" not in state:
+    state = read_checkpoint(path)
+    if "training" not in state:
         raise CheckpointError(f"{path} holds no training state (format version "
-                              f"{state.get('version') if isinstance(state, dict) else '?'}); "
-                              "it can be evaluated but not resumed")
+                              f"{state.get('version')}); it can be evaluated but not resumed")
     if state.get("version") != VERSION or state.get("pyrovae") != __version__:
         raise CheckpointError(
             f"{path} was written by pyrovae {state.get('pyrovae', 'before 0.1.0')} (checkpoint "
@@ -480,7 +462,7 @@ class _Session:
 
         from .tensorboard import TensorBoardLogger
 
-        board = TensorBoardLogger(run.path, mode=config.output.tensorboard)
+        board = TensorBoardLogger(run.path, enabled=config.output.tensorboard)
 
         def on_epoch(row, improved):
             self.rows.append(row)

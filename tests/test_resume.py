@@ -112,7 +112,7 @@ def test_a_resume_that_cannot_match_says_so(tmp_path):
     with pytest.raises(CheckpointError, match=r"written by pyrovae 0.0.1 .* cannot continue it"):
         resume(run, epochs=3, **QUIET)
     (run / "checkpoint.pt").unlink()
-    with pytest.raises(CheckpointError, match="never finished an epoch"):
+    with pytest.raises(CheckpointError, match="has not finished an epoch"):
         resume(run, epochs=3, **QUIET)
 
 

@@ -24,6 +24,8 @@ from .registry import DATASETS
 __all__ = ["BINARIZE_MODES", "binarize", "load_dataset"]
 
 BINARIZE_MODES = ("none", "static", "dynamic")
+#: the most classes a labelled data set may have (label K-1 sizes one-hot tensors and heads)
+MAX_CLASSES = 10_000
 
 
 def binarize(x, generator=None):
@@ -223,6 +225,15 @@ def load_dataset(
 
     ys = [y for _, y in splits.values() if y is not None]
     num_classes = int(max(int(y.max()) for y in ys if y.numel()) + 1) if ys else None
+    labelled_examples = sum(y.numel() for y in ys)
+    if num_classes is not None and num_classes > min(labelled_examples, MAX_CLASSES):
+        distinct = torch.cat(ys).unique().numel()
+        raise DataError(
+            f"{name}: labels go up to {num_classes - 1} ({distinct} distinct values in "
+            f"{labelled_examples} examples); labels must be class indices 0..K-1 with K at most "
+            f"the number of examples (and {MAX_CLASSES}); relabel them, e.g. "
+            "np.unique(y, return_inverse=True)[1]"
+        )
     labelled = None
     if labels:
         labelled, _ = choose_labels(splits["train"][1], labels, num_classes, split_seed)

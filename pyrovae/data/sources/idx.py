@@ -6,6 +6,8 @@ a file that is truncated or not IDX at all fails with a :class:`~pyrovae.errors.
 the file, and so that reading needs nothing but numpy.
 """
 
+import contextlib
+import io
 import os
 import struct
 from pathlib import Path
@@ -117,10 +119,13 @@ def download_torchvision(cls_name, folder):
     try:
         import torchvision
 
-        getattr(torchvision.datasets, cls_name)(root=str(root), download=True)
+        # torchvision prints a line per mirror and file tried; the user gets one line instead
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            getattr(torchvision.datasets, cls_name)(root=str(root), download=True)
     except Exception as e:  # no network, a mirror down, a bad checksum: all the same to the user
+        reason = " ".join(str(e).split())[:200]
         raise DataError(
-            f"could not download {folder} into {root} ({type(e).__name__}: {e}); there is "
+            f"could not download {folder} into {root} ({type(e).__name__}: {reason}); there is "
             f"probably no network: pass --data-dir pointing at a torchvision-layout folder "
             f"that holds {folder}/raw/{{{','.join(FILES.values())}}}[.gz]"
         ) from None

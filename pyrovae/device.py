@@ -1,0 +1,46 @@
+"""Which device a run uses: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
+
+The name is checked when a config is loaded (:func:`check_device_name`) and resolved to a
+``torch.device`` that exists on this machine before any data is read (:func:`resolve_device`).
+Other torch device types (``meta``, ``xpu``, ...) are refused: pyrovae is tested on the CPU and
+written for CUDA.
+"""
+
+import re
+
+from .errors import ConfigError
+
+__all__ = ["check_device_name", "resolve_device"]
+
+_NAME = re.compile(r"(cpu|auto|mps|cuda(:\d+)?)")
+
+
+def check_device_name(name, where="--device"):
+    """Raise :class:`ConfigError` unless ``name`` is cpu, cuda, cuda:N, mps or auto."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: unknown device {name!r}; use cpu, cuda, cuda:N (N = 0, 1, ...), mps or auto"
+        )
+    return name
+
+
+def resolve_device(name):
+    """A ``torch.device`` for ``name`` that exists here (``"auto"``: CUDA when available)."""
+    import torch
+
+    check_device_name(name)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {name}: CUDA is not available on this machine; use "
+                              "--device cpu")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"--device {name}: this machine has {count} CUDA device(s), "
+                              f"cuda:0 to cuda:{count - 1}")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: MPS is not available on this machine; use "
+                          "--device cpu")
+    return device
