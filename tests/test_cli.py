@@ -93,7 +93,7 @@ def test_same_seed_same_numbers(tmp_path):
     assert strip(a) != strip(c)
 
 
-# -- bad input: one line on stderr, exit code 2, nothing damaged -----------------------------
+# -- bad input: the catalogue is tests/test_cli_errors.py; here the process-level checks -------
 
 
 def save(tmp_path, array, name="data.npy"):
@@ -102,83 +102,12 @@ def save(tmp_path, array, name="data.npy"):
     return str(path)
 
 
-def fails(capsys, argv, *fragments):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("pyrovae: error: ") and "\n" not in err, err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
-
-
-@pytest.mark.parametrize(
-    "argv, fragments",
-    [
-        (["--prior", "nromal"], ["unknown prior 'nromal'", "did you mean 'normal'"]),
-        (["--z-dim", "0"], ["model.z_dim must be positive"]),
-        (["--lr", "-0.1"], ["train.lr must be positive"]),
-        (["--batch-size", "0"], ["train.batch_size must be positive"]),
-        (["--set", "model.encoder.activation=rellu"], ["unknown activation 'rellu'", "relu"]),
-        (["--dataset", "mnist", "--data-dir", "/nonexistent/folder"], ["/nonexistent/folder"]),
-        (["--device", "cuda:0"] if not torch.cuda.is_available() else ["--device", "tpu"],
-         ["cpu"]),
-    ],
-)
-def test_bad_arguments(tmp_path, capsys, argv, fragments):
-    out = tmp_path / "never"
-    fails(capsys, ["train", "--out", str(out), *TINY, *argv], *fragments)
-    assert not out.exists()
-
-
-def test_bad_data_files(tmp_path, capsys):
-    images = np.random.default_rng(0).random((40, 8, 8)).astype(np.float32)
-    nan = images.copy()
-    nan[3, 2, 2] = np.nan
-    fails(capsys, ["train", "--dataset", save(tmp_path, nan, "nan.npy"), *TINY], "NaN")
-    big = images * 5
-    fails(capsys, ["train", "--dataset", save(tmp_path, big, "big.npy"), *TINY,
-                   "--set", "data.binarize=none"], "bernoulli", "gaussian")
-    fails(capsys, ["train", "--dataset", save(tmp_path, images[:0], "empty.npy"), *TINY])
-    fails(capsys, ["train", "--dataset", save(tmp_path, images[None, None], "5d.npy"), *TINY],
-          "shape")
-    fails(capsys, ["train", "--dataset", str(tmp_path / "missing.npy"), *TINY], "missing.npy")
-
-
 def test_grey_levels_with_bernoulli_warn_once_in_one_line(tmp_path, capsys):
     images = np.random.default_rng(0).random((60, 4, 4)).astype(np.float32)
     assert main(["train", "--out", str(tmp_path / "r"), "--dataset",
                  save(tmp_path, images), *TINY, "--set", "data.binarize=none"]) == 0
     err = capsys.readouterr().err
     assert "pyrovae: warning:" in err and "not a normalized density" in err
-
-
-def test_existing_run_directory_is_not_overwritten(trained, capsys):
-    before = {p.name: p.read_bytes() for p in trained.iterdir()}
-    fails(capsys, ["train", "--out", str(trained), *TINY], "already exists", "--overwrite")
-    assert {p.name: p.read_bytes() for p in trained.iterdir()} == before
-
-
-def test_corrupt_and_mismatched_checkpoints(trained, tmp_path, capsys):
-    import shutil
-
-    bad = tmp_path / "bad"
-    shutil.copytree(trained, bad)
-    (bad / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    fails(capsys, ["evaluate", str(bad), "--checkpoint", "last"], "corrupt")
-    fails(capsys, ["sample", str(bad), "--checkpoint", "last"], "corrupt")
-    (bad / "best.pt").write_bytes(b"not a checkpoint either")
-    fails(capsys, ["evaluate", str(bad)], "best.pt", "corrupt")
-
-    mismatch = tmp_path / "mismatch"
-    shutil.copytree(trained, mismatch)
-    config = (mismatch / "config.toml").read_text().replace("z_dim = 2", "z_dim = 3")
-    (mismatch / "config.toml").write_text(config)
-    fails(capsys, ["evaluate", str(mismatch)], "does not match", "model.z_dim")
-
-    fails(capsys, ["evaluate", str(tmp_path / "nothing")], "does not exist")
-    fails(capsys, ["sample", str(trained), "-n", "0"], "-n must be a positive")
-    fails(capsys, ["sample", str(trained), "-o", str(tmp_path / "x.jpg")], ".png")
 
 
 def test_console_script_exit_code_and_single_line():

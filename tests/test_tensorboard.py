@@ -3,7 +3,6 @@ change to the run) when it is not."""
 
 import warnings
 
-import pytest
 import torch
 
 import pyrovae as pv

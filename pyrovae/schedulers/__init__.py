@@ -1,7 +1,27 @@
-"""Learning-rate schedules, one per file, registered in :data:`SCHEDULERS` (``train.scheduler``)."""
+"""Learning-rate schedules, one per file, registered by name in :data:`SCHEDULERS`; the
+trainer steps one once per epoch (see :mod:`pyrovae.schedulers.base`)."""
 
-from . import burda2016, cosine, exponential, multistep, none, plateau, step  # noqa: F401
 from .base import SCHEDULERS, EpochScheduler, Scheduler
-from .plateau import PlateauScheduler
+from .burda2016 import burda2016
+from .cosine import cosine
+from .exponential import exponential
+from .multistep import multistep
+from .none import constant
+from .plateau import PlateauScheduler, plateau
+from .step import step
 
-__all__ = sorted(["EpochScheduler", "PlateauScheduler", "SCHEDULERS", "Scheduler"])
+__all__ = sorted(
+    [
+        "EpochScheduler",
+        "PlateauScheduler",
+        "SCHEDULERS",
+        "Scheduler",
+        "burda2016",
+        "constant",
+        "cosine",
+        "exponential",
+        "multistep",
+        "plateau",
+        "step",
+    ]
+)

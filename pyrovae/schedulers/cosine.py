@@ -1,7 +1,14 @@
-"""``cosine``: cosine annealing from η₀ to η_min over ``t_max`` epochs,
-η_e = η_min + (η₀ − η_min)(1 + cos(π e / t_max)) / 2, then η_min."""
+"""Cosine annealing (Loshchilov & Hutter 2017, without restarts) from :math:`\\eta_0` down to
+:math:`\\eta_{\\min}` over :math:`T` = ``t_max`` epochs, then constant:
 
-import torch
+.. math:: \\eta_e = \\eta_{\\min} + \\tfrac12 (\\eta_0 - \\eta_{\\min})
+          \\bigl(1 + \\cos(\\pi \\min(e, T) / T)\\bigr).
+
+:class:`torch.optim.lr_scheduler.CosineAnnealingLR` does the arithmetic; it is not stepped after
+epoch :math:`T`, where torch's rate would climb back up along the cosine.
+"""
+
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from .base import SCHEDULERS, EpochScheduler, check_count, check_nonnegative
 
@@ -9,13 +16,9 @@ __all__ = ["cosine"]
 
 
 @SCHEDULERS.register("cosine")
-def cosine(optimizer, t_max=100, eta_min=0.0):
-    """Cosine annealing to eta_min over t_max epochs, then constant (torch CosineAnnealingLR).
-
-    :param int t_max: epochs of the half cosine (default 100).
-    :param float eta_min: the final rate (default 0).
-    """
+def cosine(optimizer, t_max, eta_min=0.0):
+    """Cosine annealing to eta_min over t_max epochs, then constant at eta_min."""
     where = "scheduler 'cosine'"
     t_max = check_count(where, "t_max", t_max)
-    return EpochScheduler(optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, t_max, check_nonnegative(where, "eta_min", eta_min)), hold_after=t_max)
+    eta_min = check_nonnegative(where, "eta_min", eta_min)
+    return EpochScheduler(optimizer, CosineAnnealingLR(optimizer, t_max, eta_min), hold_after=t_max)

@@ -1,6 +1,7 @@
-"""``exponential``: η_e = η₀ · γ^e."""
+"""Exponential decay: :math:`\\eta_e = \\eta_0 \\, \\gamma^e`
+(:class:`torch.optim.lr_scheduler.ExponentialLR`)."""
 
-import torch
+from torch.optim.lr_scheduler import ExponentialLR
 
 from .base import SCHEDULERS, EpochScheduler, check_factor
 
@@ -8,10 +9,7 @@ __all__ = ["exponential"]
 
 
 @SCHEDULERS.register("exponential")
-def exponential(optimizer, gamma=0.99):
-    """Multiply the rate by gamma after every epoch (torch ExponentialLR).
-
-    :param float gamma: the factor, in (0, 1] (default 0.99).
-    """
-    return EpochScheduler(optimizer, torch.optim.lr_scheduler.ExponentialLR(
-        optimizer, check_factor("scheduler 'exponential'", "gamma", gamma)))
+def exponential(optimizer, gamma):
+    """Multiply the rate by gamma every epoch."""
+    gamma = check_factor("scheduler 'exponential'", "gamma", gamma)
+    return EpochScheduler(optimizer, ExponentialLR(optimizer, gamma))

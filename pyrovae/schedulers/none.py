@@ -1,11 +1,11 @@
-"""``none``: a constant learning rate."""
+"""The constant learning rate: :math:`\\eta_e = \\eta_0` for every epoch :math:`e`."""
 
 from .base import SCHEDULERS, EpochScheduler
 
-__all__ = ["none"]
+__all__ = ["constant"]
 
 
 @SCHEDULERS.register("none")
-def none(optimizer):
-    """Constant learning rate (train.lr) for every epoch."""
+def constant(optimizer):
+    """Constant learning rate (no schedule)."""
     return EpochScheduler(optimizer)

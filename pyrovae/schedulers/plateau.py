@@ -1,11 +1,15 @@
-"""``plateau``: divide the rate when the validation ELBO stops improving.
+"""Reduce the rate when the validation ELBO stops improving
+(:class:`torch.optim.lr_scheduler.ReduceLROnPlateau`, mode ``"max"``).
 
-torch's ReduceLROnPlateau in mode ``"max"`` on the validation ELBO (higher is better): after
-``patience`` validated epochs without an improvement larger than ``threshold`` (relative), the
-rate is multiplied by ``factor``, never below ``min_lr``. Epochs without validation are skipped.
+An epoch improves on the best ELBO so far, :math:`L^*`, when its ELBO :math:`L > L^* +
+\\tau` (``threshold``, in nats: an absolute margin, since ELBOs may be negative or positive and a
+relative one would change meaning with the sign). After more than ``patience`` validated epochs in
+a row without improvement the rate becomes :math:`\\max(f \\eta, \\eta_{\\min})` (``factor``,
+``min_lr``) and the count restarts. Epochs without validation (``valid_elbo=None``) are skipped:
+they neither improve nor count against patience.
 """
 
-import torch
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from .base import SCHEDULERS, Scheduler, check_count, check_factor, check_nonnegative
 
@@ -13,7 +17,11 @@ __all__ = ["PlateauScheduler", "plateau"]
 
 
 class PlateauScheduler(Scheduler):
-    """A :class:`~pyrovae.schedulers.base.Scheduler` stepped with the validation ELBO."""
+    """Steps a ``ReduceLROnPlateau`` with the validation ELBO; skips epochs without one.
+
+    :param optimizer: the optimizer.
+    :param scheduler: a ``ReduceLROnPlateau`` in mode ``"max"`` built on ``optimizer``.
+    """
 
     def _advance(self, valid_elbo):
         if valid_elbo is not None:
@@ -21,17 +29,20 @@ class PlateauScheduler(Scheduler):
 
 
 @SCHEDULERS.register("plateau")
-def plateau(optimizer, factor=0.5, patience=10, threshold=1e-4, min_lr=0.0):
-    """Multiply the rate by factor after patience epochs without a better validation ELBO.
-
-    :param float factor: in (0, 1) (default 0.5).
-    :param int patience: validated epochs to wait (default 10).
-    :param float threshold: relative improvement that counts (default 1e-4).
-    :param float min_lr: a floor on the rate (default 0).
-    """
+def plateau(optimizer, factor=0.1, patience=10, threshold=0.01, min_lr=0.0):
+    """Multiply the rate by factor after patience validations without an ELBO gain > threshold."""
     where = "scheduler 'plateau'"
-    return PlateauScheduler(optimizer, torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="max", factor=check_factor(where, "factor", factor, allow_one=False),
-        patience=check_count(where, "patience", patience, minimum=0),
-        threshold=check_nonnegative(where, "threshold", threshold),
-        min_lr=check_nonnegative(where, "min_lr", min_lr)))
+    factor = check_factor(where, "factor", factor, allow_one=False)
+    patience = check_count(where, "patience", patience, minimum=0)
+    threshold = check_nonnegative(where, "threshold", threshold)
+    min_lr = check_nonnegative(where, "min_lr", min_lr)
+    torch_scheduler = ReduceLROnPlateau(
+        optimizer,
+        mode="max",
+        factor=factor,
+        patience=patience,
+        threshold=threshold,
+        threshold_mode="abs",
+        min_lr=min_lr,
+    )
+    return PlateauScheduler(optimizer, torch_scheduler)

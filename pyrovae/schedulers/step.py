@@ -1,6 +1,11 @@
-"""``step``: multiply the rate by γ every ``step_size`` epochs, η_e = η₀ · γ^⌊e / step_size⌋."""
+"""Step decay: the rate is multiplied by ``gamma`` every ``step_size`` epochs,
 
-import torch
+.. math:: \\eta_e = \\eta_0 \\, \\gamma^{\\lfloor e / s \\rfloor},
+
+with :math:`s` = ``step_size`` (:class:`torch.optim.lr_scheduler.StepLR`).
+"""
+
+from torch.optim.lr_scheduler import StepLR
 
 from .base import SCHEDULERS, EpochScheduler, check_count, check_factor
 
@@ -8,12 +13,9 @@ __all__ = ["step"]
 
 
 @SCHEDULERS.register("step")
-def step(optimizer, step_size=100, gamma=0.5):
-    """Multiply the rate by gamma every step_size epochs (torch StepLR).
-
-    :param int step_size: epochs between reductions (default 100).
-    :param float gamma: the factor, in (0, 1] (default 0.5).
-    """
+def step(optimizer, step_size, gamma=0.1):
+    """Multiply the rate by gamma every step_size epochs."""
     where = "scheduler 'step'"
-    return EpochScheduler(optimizer, torch.optim.lr_scheduler.StepLR(
-        optimizer, check_count(where, "step_size", step_size), check_factor(where, "gamma", gamma)))
+    step_size = check_count(where, "step_size", step_size)
+    gamma = check_factor(where, "gamma", gamma)
+    return EpochScheduler(optimizer, StepLR(optimizer, step_size, gamma))

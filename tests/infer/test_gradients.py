@@ -14,7 +14,7 @@ import pytest
 import torch
 from pyro.infer import Trace_ELBO, TraceMeanField_ELBO
 
-from pyrovae.infer.gradients import gradient_draws, gradient_noise, noise_statistics
+from pyrovae.infer.gradients import gradient_draws, noise_statistics
 
 
 def closed_form_loss(lg, x):

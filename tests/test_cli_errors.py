@@ -1,0 +1,335 @@
+"""The catalogue of bad input: every case is one line on stderr starting ``pyrovae: error:``,
+exit status 2, no traceback, and nothing already written is damaged.
+
+Each case is ``(id, argv, fragment)``: ``argv`` is a function of the :class:`World` (a trained
+run, data files, a scratch folder) so that a case can prepare what it needs; ``fragment`` is a
+piece of the expected message. After every case the trained runs and the data files are hashed
+again and must be byte-identical.
+"""
+
+import hashlib
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from pyrovae.cli import main
+
+TINY = ["--z-dim", "2", "--quiet", "--set", "model.encoder.hidden=[8]",
+        "--set", "model.decoder.hidden=[8]"]
+
+
+class World:
+    """What the cases act on; ``scratch`` is a fresh folder per case."""
+
+    def __init__(self, root):
+        self.root = root
+        self.run = str(root / "run")
+        self.m2 = str(root / "m2")
+        assert main(["train", "--epochs", "1", "--out", self.run, *TINY]) == 0
+        assert main(["train", "--epochs", "1", "--model", "m2", "--labels", "50",
+                     "--out", self.m2, *TINY,
+                     "--set", "model.classifier.hidden=[8]"]) == 0
+        data = root / "data"
+        data.mkdir()
+        rng = np.random.default_rng(0)
+        good = rng.random((40, 4, 4)).astype(np.float32)
+        self.files = {}
+        for name, array in {
+            "nan.npy": np.where(good > 0.9, np.nan, good),
+            "inf.npy": np.where(good > 0.9, np.inf, good),
+            "grey2.npy": good * 2,
+            "five_d.npy": good.reshape(40, 1, 1, 4, 4),
+            "empty.npy": good[:0],
+            "one.npy": good[:1],
+            "text.npy": np.array(["a", "b"]),
+            "unlabelled.npy": good,
+        }.items():
+            np.save(data / name, array)
+            self.files[name] = str(data / name)
+        np.savez(data / "big_label.npz", x=good, y=np.array([0] * 39 + [10**9]))
+        np.savez(data / "float_label.npz", x=good, y=np.linspace(0, 1, 40))
+        (data / "corrupt.npz").write_bytes(b"PK\x03\x04 this is not a zip")
+        (data / "bad.toml").write_text("[train\nlr = 1")
+        (data / "unknown.toml").write_text("[train]\nlearning_rate = 1.0\n")
+        for name in ("big_label.npz", "float_label.npz", "corrupt.npz", "bad.toml",
+                     "unknown.toml"):
+            self.files[name] = str(data / name)
+        self.scratch = None
+
+    def protected(self):
+        """sha256 of every file of the trained runs and the data."""
+        return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+                for folder in (self.root / "run", self.root / "m2", self.root / "data")
+                for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    def copy(self, what="run"):
+        """A copy of a trained run in the scratch folder, free to damage."""
+        target = self.scratch / f"copy-{what}"
+        shutil.copytree(getattr(self, what), target)
+        return target
+
+    def file(self, name):
+        return self.files[name]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return World(tmp_path_factory.mktemp("world"))
+
+
+def _corrupt(world, name, content=b"not a checkpoint"):
+    run = world.copy()
+    (run / name).write_bytes(content)
+    return str(run)
+
+
+def _edit_checkpoint(world, edit):
+    run = world.copy()
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    edit(state)
+    torch.save(state, run / "checkpoint.pt")
+    return str(run)
+
+
+class Unsafe:
+    """Not a tensor: saving it pickles a reference to this class."""
+
+
+def _unsafe(world):
+    run = world.copy()
+    torch.save({"format": "pyrovae-checkpoint", "payload": Unsafe()}, run / "checkpoint.pt")
+    return str(run)
+
+
+def _edit_config(world, old, new):
+    run = world.copy()
+    text = (run / "config.toml").read_text()
+    assert old in text
+    (run / "config.toml").write_text(text.replace(old, new))
+    return str(run)
+
+
+def _config_is_a_folder(world):
+    run = world.copy()
+    (run / "config.toml").unlink()
+    (run / "config.toml").mkdir()
+    return str(run)
+
+
+def _a_file(world):
+    path = world.scratch / "a-file"
+    path.write_text("x")
+    return str(path)
+
+
+def _full_folder(world):
+    path = world.scratch / "full"
+    path.mkdir()
+    (path / "keep.txt").write_text("mine")
+    return str(path)
+
+
+LONG = "x" * 300
+
+CASES = [
+    # -- the command line itself (argparse) ----------------------------------------------
+    ("no-command", lambda w: [], "required: COMMAND"),
+    ("unknown-command", lambda w: ["trian"], "invalid choice: 'trian'"),
+    ("unknown-flag", lambda w: ["train", "--foo"], "unrecognized arguments: --foo"),
+    ("epochs-not-int", lambda w: ["train", "--epochs", "abc"], "invalid int value: 'abc'"),
+    ("lr-not-float", lambda w: ["train", "--lr", "fast"], "invalid float value"),
+    ("evaluate-no-run", lambda w: ["evaluate"], "required: RUN_DIR"),
+    ("evaluate-bad-split", lambda w: ["evaluate", w.run, "--split", "dev"], "invalid choice"),
+    ("checkpoint-bad-choice", lambda w: ["evaluate", w.run, "--checkpoint", "first"],
+     "invalid choice: 'first'"),
+    ("plot-no-run", lambda w: ["plot"], "required: RUN_DIR"),
+    # -- seeds -------------------------------------------------------------------------
+    ("train-seed-negative", lambda w: ["train", "--seed", "-1"], "train.seed = -1"),
+    ("train-seed-too-big", lambda w: ["train", "--seed", "4294967296"], "[0, 4294967295]"),
+    ("evaluate-seed-negative", lambda w: ["evaluate", w.run, "--seed", "-1"],
+     "-1 is not a seed"),
+    ("sample-seed-too-big", lambda w: ["sample", w.run, "--seed", "4294967296"],
+     "not a seed in [0, 4294967295]"),
+    ("compare-seed-negative", lambda w: ["compare", w.run, "--seed", "-5"], "not a seed"),
+    ("split-seed-negative", lambda w: ["train", "--set", "data.split_seed=-2"],
+     "data.split_seed = -2"),
+    # -- devices -----------------------------------------------------------------------
+    ("device-meta", lambda w: ["train", "--device", "meta"], "unknown device 'meta'"),
+    ("device-mps", lambda w: ["train", "--device", "mps"], "MPS is not available"),
+    ("device-cuda", lambda w: ["train", "--device", "cuda"], "CUDA is not available"),
+    ("device-cuda-n", lambda w: ["train", "--device", "cuda:1"], "CUDA is not available"),
+    ("device-garbage", lambda w: ["evaluate", w.run, "--device", "cuda:abc"],
+     "unknown device 'cuda:abc'"),
+    # -- the config --------------------------------------------------------------------
+    ("unknown-prior", lambda w: ["train", "--prior", "nromal"], "did you mean 'normal'"),
+    ("unknown-option", lambda w: ["train", "--set", "model.encoder.hiden=[64]"],
+     "did you mean 'hidden'"),
+    ("vae-refuses-alpha", lambda w: ["train", "--set", "model.alpha=5"],
+     "model.alpha is an option of the m2 model, not of 'vae'"),
+    ("vae-refuses-label-prior", lambda w: ["train", "--set", "model.label_prior=[0.5,0.5]"],
+     "model.label_prior is an option of the m2 model"),
+    ("binarize-typo", lambda w: ["train", "--set", "data.binarize=\"dynamc\""],
+     "did you mean 'dynamic'"),
+    ("threads-too-many", lambda w: ["train", "--set", "train.num_threads=100000"],
+     "this machine has"),
+    ("z-dim-zero", lambda w: ["train", "--z-dim", "0"], "model.z_dim must be positive"),
+    ("lr-negative", lambda w: ["train", "--lr", "-1"], "train.lr must be positive"),
+    ("batch-size-zero", lambda w: ["train", "--batch-size", "0"], "must be positive"),
+    ("fraction-out-of-range", lambda w: ["train", "--set", "data.valid_fraction=1.5"],
+     "fraction in [0, 1)"),
+    ("unknown-section", lambda w: ["train", "--set", "trian.lr=1"], "unknown section"),
+    ("epochs-not-whole", lambda w: ["train", "--set", "train.epochs=1.5"],
+     "train.epochs must be int"),
+    ("set-without-equals", lambda w: ["train", "--set", "train.lr"], "section.key=value"),
+    ("missing-config", lambda w: ["train", "--config", str(w.scratch / "nope.toml")],
+     "does not exist"),
+    ("invalid-toml", lambda w: ["train", "--config", w.file("bad.toml")], "not valid TOML"),
+    ("unknown-config-key", lambda w: ["train", "--config", w.file("unknown.toml")],
+     "unknown key 'train.learning_rate'"),
+    ("labels-without-m2", lambda w: ["train", "--labels", "50"], "add --model m2"),
+    ("m2-meanfield", lambda w: ["train", "--model", "m2", "--objective", "meanfield"],
+     "no enumerated form"),
+    ("m2-jit", lambda w: ["train", "--model", "m2", "--jit"], "does not support jit"),
+    ("particles-zero", lambda w: ["train", "--set", "train.objective.num_particles=0"],
+     "num_particles must be a positive integer"),
+    ("unknown-scheduler", lambda w: ["train", "--set", "train.scheduler=\"cosin\""],
+     "did you mean 'cosine'"),
+    ("milestones-decrease",
+     lambda w: ["train", "--set", "train.scheduler={name=\"multistep\", milestones=[5, 3]}"],
+     "increase strictly"),
+    ("patience-negative", lambda w: ["train", "--set", "train.early_stopping.patience=-1"],
+     "patience must be a whole number"),
+    ("early-stopping-typo", lambda w: ["train", "--set", "train.early_stopping={patiense=5}"],
+     "must be a table { patience = P }"),
+    ("kl-weight-negative", lambda w: ["train", "--set", "model.kl_weight=-0.5"],
+     "must be zero or positive"),
+    ("m2-option-type", lambda w: ["train", "--model", "m2", "--set", "model.features=0.5"],
+     "model.features must be int"),
+    ("unknown-model-kind", lambda w: ["train", "--model", "vea"], "did you mean 'vae'"),
+    ("unknown-activation", lambda w: ["train", "--set", "model.encoder.activation=\"rellu\""],
+     "unknown activation 'rellu'"),
+    # -- data --------------------------------------------------------------------------
+    ("nan-pixels", lambda w: ["train", "--dataset", w.file("nan.npy")], "NaN/inf values"),
+    ("inf-pixels", lambda w: ["train", "--dataset", w.file("inf.npy")], "NaN/inf values"),
+    ("grey-beyond-one", lambda w: ["train", "--dataset", w.file("grey2.npy")],
+     "needs values in [0, 1]"),
+    ("gaussian-accepts-but-beta-refuses",
+     lambda w: ["train", "--dataset", w.file("grey2.npy"), "--likelihood", "beta"],
+     "outside the support of the 'beta' likelihood"),
+    ("bernoulli-on-values-beyond-one",
+     lambda w: ["train", "--dataset", w.file("grey2.npy"), "--set", "data.binarize=\"none\""],
+     "use --likelihood gaussian"),
+    ("five-d-array", lambda w: ["train", "--dataset", w.file("five_d.npy")],
+     "accepted shapes"),
+    ("empty-array", lambda w: ["train", "--dataset", w.file("empty.npy")], "too few"),
+    ("one-example", lambda w: ["train", "--dataset", w.file("one.npy")], "too few"),
+    ("text-array", lambda w: ["train", "--dataset", w.file("text.npy")],
+     "data must be numeric"),
+    ("missing-data-file", lambda w: ["train", "--dataset", str(w.scratch / "x.npy")],
+     "does not exist"),
+    ("corrupt-npz", lambda w: ["train", "--dataset", w.file("corrupt.npz")],
+     "cannot read"),
+    ("huge-label", lambda w: ["train", "--model", "m2", "--dataset", w.file("big_label.npz")],
+     "labels go up to 1000000000"),
+    ("float-labels", lambda w: ["train", "--dataset", w.file("float_label.npz")],
+     "labels must be integers"),
+    ("missing-data-dir",
+     lambda w: ["train", "--dataset", "mnist", "--data-dir", str(w.scratch / "none")],
+     "does not exist"),
+    ("too-many-labels", lambda w: ["train", "--model", "m2", "--labels", "5000"],
+     "more than the"),
+    ("unbalanced-labels", lambda w: ["train", "--model", "m2", "--labels", "55"],
+     "cannot be balanced over 10 classes"),
+    ("m2-without-labels", lambda w: ["train", "--model", "m2", "--dataset",
+                                     w.file("unlabelled.npy")], "needs a labelled data set"),
+    # -- the run directory -------------------------------------------------------------
+    ("out-is-a-file", lambda w: ["train", "--out", _a_file(w), *TINY], "is a file"),
+    ("out-not-empty", lambda w: ["train", "--out", _full_folder(w), *TINY],
+     "already exists and is not empty"),
+    ("out-name-too-long", lambda w: ["train", "--out", str(w.scratch / LONG), *TINY],
+     "name too long"),
+    ("out-not-writable", lambda w: ["train", "--out", "/sys/pyrovae-run", *TINY],
+     "cannot create run directory /sys/pyrovae-run"),
+    ("diverges", lambda w: ["train", "--lr", "1e3", "--out", str(w.scratch / "d"), *TINY],
+     "training diverged in epoch 1"),
+    ("failed-overwrite-keeps-the-old-run",
+     lambda w: ["train", "--lr", "1e3", "--overwrite", "--out", w.run, *TINY],
+     "the existing run in"),
+    # -- opening a run -----------------------------------------------------------------
+    ("run-missing", lambda w: ["evaluate", str(w.scratch / "none")], "does not exist"),
+    ("not-a-run", lambda w: ["evaluate", str(w.scratch)], "config.toml is missing"),
+    ("corrupt-checkpoint", lambda w: ["evaluate", _corrupt(w, "checkpoint.pt"),
+                                      "--checkpoint", "last"], "corrupt"),
+    ("corrupt-best", lambda w: ["sample", _corrupt(w, "best.pt")], "best.pt is corrupt"),
+    ("checkpoint-missing-event-shape",
+     lambda w: ["evaluate", _edit_checkpoint(w, lambda s: s.pop("event_shape")),
+                "--checkpoint", "last"], "missing 'event_shape'"),
+    ("checkpoint-missing-config",
+     lambda w: ["evaluate", _edit_checkpoint(w, lambda s: s.pop("config")),
+                "--checkpoint", "last"], "missing 'config'"),
+    ("unsafe-checkpoint", lambda w: ["evaluate", _unsafe(w), "--checkpoint", "last"],
+     "pickled Python objects"),
+    ("config-does-not-match",
+     lambda w: ["evaluate", _edit_config(w, "z_dim = 2", "z_dim = 3")], "model.z_dim"),
+    ("config-is-a-folder", lambda w: ["evaluate", _config_is_a_folder(w)],
+     "cannot read"),
+    ("config-not-toml", lambda w: ["evaluate", _edit_config(w, "[model]", "[model")],
+     "corrupt"),
+    ("config-invalid-value", lambda w: ["sample", _edit_config(w, "z_dim = 2", "z_dim = -2")],
+     "not a valid pyrovae config"),
+    # -- evaluate, compare, sample, plot ----------------------------------------------
+    ("samples-zero", lambda w: ["evaluate", w.run, "--samples", "0"], "positive integer"),
+    ("iwae-k-zero", lambda w: ["evaluate", w.run, "--iwae-k", "0"], "positive integer"),
+    ("compare-repeats-zero", lambda w: ["compare", w.run, "--repeats", "0"],
+     "positive integer"),
+    ("compare-one-draw", lambda w: ["compare", w.run, "--draws", "1"], "at least 2"),
+    ("compare-negative-examples", lambda w: ["compare", w.run, "--max-examples", "-1"],
+     "0 (all) or positive"),
+    ("compare-plot-jpg", lambda w: ["compare", w.run, "--plot", "x.jpg"], ".png"),
+    ("sample-zero", lambda w: ["sample", w.run, "-n", "0"], "-n must be a positive"),
+    ("sample-into-a-folder", lambda w: ["sample", w.run, "-o", str(w.scratch)], ".png"),
+    ("sample-missing-folder", lambda w: ["sample", w.run, "-o",
+                                         str(w.scratch / "no" / "x.png")], "does not exist"),
+    ("sample-name-too-long", lambda w: ["sample", w.run, "-o",
+                                        str(w.scratch / (LONG + ".png"))], "name too long"),
+    ("sample-not-writable", lambda w: ["sample", w.run, "-o", "/sys/x.png"], "cannot write"),
+    ("plot-not-a-run", lambda w: ["plot", str(w.scratch)], "config.toml is missing"),
+    ("plot-not-png", lambda w: ["plot", w.run, "-o", "curves.txt"], ".png"),
+    # -- resume ------------------------------------------------------------------------
+    ("resume-missing", lambda w: ["train", "--resume", str(w.scratch / "none")],
+     "does not exist"),
+    ("resume-with-other-flags", lambda w: ["train", "--resume", w.run, "--lr", "0.1"],
+     "drop --lr"),
+    ("resume-finished", lambda w: ["train", "--resume", w.run, "--quiet"],
+     "it is finished"),
+    ("resume-edited-config",
+     lambda w: ["train", "--resume", _edit_config(w, "lr = 0.001", "lr = 0.002"),
+                "--epochs", "3"], "differs from its checkpoint in train.lr"),
+    ("resume-other-version",
+     lambda w: ["train", "--resume", _edit_checkpoint(w, lambda s: s.update(pyrovae="0.0.1")),
+                "--epochs", "3"], "written by pyrovae 0.0.1"),
+]
+
+
+@pytest.mark.parametrize("argv, fragment", [case[1:] for case in CASES],
+                         ids=[case[0] for case in CASES])
+def test_bad_input_is_one_clear_line(world, tmp_path, capsys, argv, fragment):
+    world.scratch = tmp_path
+    args = argv(world)
+    before = world.protected()
+    capsys.readouterr()
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("pyrovae: error: "), err
+    assert "\n" not in err, err
+    assert "Traceback" not in captured.err + captured.out
+    assert fragment in err, err
+    assert world.protected() == before  # nothing already written was damaged
+
+
+def test_the_catalogue_is_large_and_its_ids_unique():
+    ids = [case[0] for case in CASES]
+    assert len(ids) >= 60 and len(set(ids)) == len(ids)
