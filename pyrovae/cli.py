@@ -350,47 +350,22 @@ def cmd_compare(args):
 
 
 def cmd_sample(args):
-    from .plots import as_images, save_grid
+    from .plots import save_samples
 
     _positive("-n", args.n)
+    output = _png_path("-o", args.output) if args.output else None
     config, module, state, _ = _open_run(args.run_dir, checkpoint=args.checkpoint)
-    output = Path(args.output) if args.output else Path(args.run_dir) / f"samples-{args.n}.png"
-    if output.suffix.lower() != ".png":
-        raise PyroVAEError(f"-o {output}: the output must be a .png file")
-    if not output.parent.is_dir():
-        raise PyroVAEError(f"-o {output}: folder {output.parent} does not exist")
+    output = output or Path(args.run_dir) / f"samples-{args.n}.png"
     pyro.set_rng_seed(args.seed)
-    images = as_images(module.sample(args.n), tuple(state["event_shape"]))
-    if images is None:
-        raise PyroVAEError("this run's data are not images; samples cannot be drawn as a grid")
-    nrow = max(1, int(round(args.n**0.5)))
-    save_grid(images, output, nrow=nrow)
+    save_samples(module, args.n, output, tuple(state["event_shape"]))
     print(f"wrote {args.n} samples to {output}")
     return 0
 
 
-def registries():
-    """Kind -> registry, for ``pyrovae list``."""
-    from . import data, guides, likelihoods, nets, priors
-    from .infer import objectives
-    from .models import MODELS
-    from .optim import OPTIMIZERS
-
-    return {
-        "models": MODELS,
-        "datasets": data.DATASETS,
-        "priors": priors.PRIORS,
-        "likelihoods": likelihoods.LIKELIHOODS,
-        "guides": guides.GUIDES,
-        "encoders": nets.ENCODERS,
-        "decoders": nets.DECODERS,
-        "objectives": objectives.OBJECTIVES,
-        "optimizers": OPTIMIZERS,
-    }
-
-
 def cmd_list(args):
-    table = {kind: registry.describe() for kind, registry in registries().items()}
+    from .registries import REGISTRIES
+
+    table = {kind: registry.describe() for kind, registry in REGISTRIES.items()}
     if args.json:
         print(json.dumps(table, indent=2))
         return 0

@@ -17,6 +17,7 @@ __all__ = [
     "save_figure",
     "save_grid",
     "save_reconstructions",
+    "save_samples",
     "save_training_curves",
     "training_curves_figure",
 ]
@@ -49,6 +50,17 @@ def save_grid(images, path, nrow, target_width=640):
     png = io.BytesIO()  # rendered in memory, then written atomically (fsync, 0644, one-line errors)
     plt.imsave(png, array[..., 0] if array.shape[-1] == 1 else array, format="png", **options)
     return atomic_write(path, lambda f: f.write(png.getvalue()))
+
+
+def save_samples(module, n, path, event_shape):
+    """A square-ish PNG grid of ``n`` samples E[x|z], z from the model's prior (``pyrovae
+    sample``); data that are not images are refused in one line."""
+    from .errors import PyroVAEError
+
+    images = as_images(module.sample(n), event_shape)
+    if images is None:
+        raise PyroVAEError("this run's data are not images; samples cannot be drawn as a grid")
+    return save_grid(images, path, nrow=max(1, int(round(n**0.5))))
 
 
 def save_reconstructions(originals, reconstructions, path, per_row=8):

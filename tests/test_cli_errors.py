@@ -198,7 +198,7 @@ CASES = [
      "did you mean 'cosine'"),
     ("milestones-decrease",
      lambda w: ["train", "--set", "train.scheduler={name=\"multistep\", milestones=[5, 3]}"],
-     "increase strictly"),
+     "strictly increasing"),
     ("patience-negative", lambda w: ["train", "--set", "train.early_stopping.patience=-1"],
      "patience must be a whole number"),
     ("early-stopping-typo", lambda w: ["train", "--set", "train.early_stopping={patiense=5}"],
