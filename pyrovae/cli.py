@@ -194,13 +194,6 @@ with --iwae-k K:
 """
 
 
-def _estimator_ready(module, what):
-    """The estimators of log p(x) need q(z|x), p(z) and p(x|z) (``q``, ``prior``, ``p_x``)."""
-    if not all(hasattr(module, name) for name in ("q", "prior", "p_x")):
-        raise PyroVAEError(f"{what} needs a model with q(z|x), p(z) and p(x|z), such as a vae; "
-                           f"this run's model is a {type(module).__name__}")
-
-
 def _png_path(flag, path):
     path = Path(path)
     if path.suffix.lower() != ".png":
@@ -276,7 +269,7 @@ def cmd_evaluate(args):
     config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
                                                 args.checkpoint)
     if args.iwae_k is not None:
-        _estimator_ready(module, "--iwae-k")
+        module.require("importance", "--iwae-k")  # before any work
     dataset = load_data(config, device)
     module.check_data(dataset)
     split = dataset.split(args.split)
@@ -326,7 +319,8 @@ def cmd_compare(args):
     plot = _png_path("--plot", args.plot) if args.plot else None
     config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
                                                 args.checkpoint)
-    _estimator_ready(module, "compare")
+    for feature in ("elbo", "importance", "naive", "gradient-noise"):
+        module.require(feature, "compare")  # before any work
     dataset = load_data(config, device)
     module.check_data(dataset)
     x = dataset.split(args.split).x

@@ -5,8 +5,11 @@ used as a differentiable loss (``elbo.differentiable_loss(model, guide, x)``), s
 re-registered in Pyro's param store on every step.
 """
 
+import numbers
+
 import torch
 
+from .errors import ConfigError
 from .registry import Registry
 
 __all__ = ["OPTIMIZERS"]
@@ -28,29 +31,80 @@ def _fused(cls, params, fused, **kwargs):
     return cls(params, fused=bool(fused) or None, **kwargs)
 
 
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _betas(name, betas):
+    """``betas`` as a tuple of two numbers in [0, 1) (the decay rates of Adam's moment
+    estimates); anything else is a :class:`ConfigError`."""
+    pair = tuple(betas) if isinstance(betas, (list, tuple)) else None
+    if pair is None or len(pair) != 2 or not all(_is_number(b) and 0 <= b < 1 for b in pair):
+        raise ConfigError(
+            f"optimizer '{name}': betas must be a pair of numbers in [0, 1), e.g. [0.9, 0.999], "
+            f"got {betas!r}"
+        )
+    return tuple(float(b) for b in pair)
+
+
+def _positive(name, option, value):
+    """``value`` as a float if it is a number > 0 (e.g. ``eps``), else :class:`ConfigError`."""
+    if not _is_number(value) or not value > 0:
+        raise ConfigError(f"optimizer '{name}': {option} must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def _nonnegative(name, option, value):
+    """``value`` as a float if it is a number ≥ 0 (e.g. ``weight_decay``), else
+    :class:`ConfigError`."""
+    if not _is_number(value) or not value >= 0:
+        raise ConfigError(f"optimizer '{name}': {option} must be a number ≥ 0, got {value!r}")
+    return float(value)
+
+
+def _adam_options(name, betas, eps, weight_decay):
+    return {
+        "betas": _betas(name, betas),
+        "eps": _positive(name, "eps", eps),
+        "weight_decay": _nonnegative(name, "weight_decay", weight_decay),
+    }
+
+
 @OPTIMIZERS.register("adam")
-def adam(params, lr, betas=(0.9, 0.999), weight_decay=0.0, fused=None):
-    """Adam (Kingma & Ba 2015), the usual choice for VAEs; fused kernel where available."""
-    return _fused(
-        torch.optim.Adam, params, fused, lr=lr, betas=tuple(betas), weight_decay=weight_decay
-    )
+def adam(params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=None):
+    """Adam (Kingma & Ba 2015), the usual choice for VAEs; fused kernel where available.
+
+    ``eps`` is added to the root of the second-moment estimate; Burda et al. (2016) use
+    ``1e-4``. ``weight_decay`` adds an L2 penalty to the gradient.
+    """
+    options = _adam_options("adam", betas, eps, weight_decay)
+    return _fused(torch.optim.Adam, params, fused, lr=lr, **options)
 
 
 @OPTIMIZERS.register("adamw")
-def adamw(params, lr, betas=(0.9, 0.999), weight_decay=0.01, fused=None):
+def adamw(params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, fused=None):
     """AdamW: Adam with decoupled weight decay; fused kernel where available."""
-    return _fused(
-        torch.optim.AdamW, params, fused, lr=lr, betas=tuple(betas), weight_decay=weight_decay
-    )
+    options = _adam_options("adamw", betas, eps, weight_decay)
+    return _fused(torch.optim.AdamW, params, fused, lr=lr, **options)
 
 
 @OPTIMIZERS.register("sgd")
-def sgd(params, lr, momentum=0.0, nesterov=False):
-    """Stochastic gradient descent, optionally with (Nesterov) momentum."""
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov)
+def sgd(params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+    """Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay."""
+    weight_decay = _nonnegative("sgd", "weight_decay", weight_decay)
+    return torch.optim.SGD(
+        params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+    )
 
 
 @OPTIMIZERS.register("rmsprop")
-def rmsprop(params, lr, alpha=0.99, momentum=0.0):
-    """RMSprop."""
-    return torch.optim.RMSprop(params, lr=lr, alpha=alpha, momentum=momentum)
+def rmsprop(params, lr, alpha=0.99, momentum=0.0, eps=1e-8, weight_decay=0.0):
+    """RMSprop, optionally with momentum and L2 weight decay."""
+    return torch.optim.RMSprop(
+        params,
+        lr=lr,
+        alpha=alpha,
+        momentum=momentum,
+        eps=_positive("rmsprop", "eps", eps),
+        weight_decay=_nonnegative("rmsprop", "weight_decay", weight_decay),
+    )

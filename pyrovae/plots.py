@@ -133,23 +133,42 @@ CURVES = (
 )
 
 
+def _points(rows, column, log):
+    """``(epoch, value)`` for the rows where both are finite numbers (and the value is positive
+    on a log axis): epochs without validation, NaN and missing cells are skipped."""
+    def number(value):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return ok and math.isfinite(value)
+
+    return [(r["epoch"], r[column]) for r in rows
+            if number(r.get("epoch")) and number(r.get(column)) and (not log or r[column] > 0)]
+
+
 def training_curves_figure(runs):
-    """The figure of :func:`save_training_curves` (returned open, for inspection)."""
+    """The figure of :func:`save_training_curves` (returned open, for inspection). Run ``i``
+    has the colour ``C{i}`` in every panel, so one legend (above the panels) names them all
+    even where a run has no points; the learning rate is drawn as steps (it is constant
+    within an epoch)."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for ax, (column, title, log) in zip(axes.flat, CURVES):
-        for label, rows in runs:
-            points = [(r["epoch"], r[column]) for r in rows
-                      if isinstance(r.get(column), (int, float)) and math.isfinite(r[column])]
+        for i, (label, rows) in enumerate(runs):
+            points = _points(rows, column, log)
             if points:
                 epochs, values = zip(*points)
-                ax.plot(epochs, values, marker="." if len(points) < 30 else None, label=label)
+                ax.plot(epochs, values, color=f"C{i}", label=label,
+                        marker="." if len(points) < 30 else None,
+                        drawstyle="steps-post" if column == "lr" else "default")
         ax.set_title(title)
         ax.set_xlabel("epoch")
         if log and ax.lines:
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles = [plt.Line2D([], [], color=f"C{i}", label=label) for i, (label, _) in enumerate(runs)]
+    rows = max(1, math.ceil(len(handles) / 3))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.035 * rows))
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=min(3, len(handles)), fontsize=9,
+                   frameon=False)
     return fig
 
 

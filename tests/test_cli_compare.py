@@ -94,3 +94,34 @@ def test_bad_input_exits_2_with_one_line(trained, tmp_path, capsys, argv, messag
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
 
+
+
+@pytest.fixture(scope="module")
+def trained_m2(tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare-m2") / "run"
+    assert main(["train", "--out", str(out), "--model", "m2", "--labels", "50", *TINY,
+                 "--set", "model.classifier.hidden=[16]"]) == 0
+    return out
+
+
+def test_an_m2_run_answers_evaluate_iwae_k_and_compare(trained_m2, capsys):
+    """M2 through the same estimators: finite numbers, the bound above the ELBO (y summed out
+    in both), the classifier's accuracy, and compare's meanfield rows marked n/a."""
+    assert main(["evaluate", str(trained_m2), "--iwae-k", "50", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("elbo", "log_likelihood", "accuracy"):
+        assert math.isfinite(result[key]), key
+    assert result["log_likelihood"] > result["elbo"]
+    assert main(["compare", str(trained_m2), "--max-examples", "40", "--repeats", "2",
+                 "--draws", "2", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    rows = {(r["family"], r["k"]): r for r in table["estimators"]}
+    assert all(math.isfinite(r["mean"]) for r in rows.values())
+    # L_5000 ≥ the ELBO in expectation; this tiny model's gap is under 0.1 nat, so compare with
+    # the 100-particle ELBO and allow its Monte Carlo noise (std over repeats) three times. A
+    # wrong sum over y (a missing log p(y) = −log 10) would miss by nats.
+    elbo = rows[("elbo-analytic", 100)]
+    assert rows[("importance", 5000)]["mean"] > elbo["mean"] - 3 * elbo["std"] - 0.01
+    noise = table["gradient_noise"]
+    assert {r["objective"] for r in noise if r["available"]} == {"trace"}
+    assert any(r["group"] == "classifier" for r in noise)

@@ -95,3 +95,28 @@ def test_a_png_into_a_missing_folder_is_one_clear_error(tmp_path, bad):
 
     with pytest.raises(PyroVAEError, match="cannot write"):
         save_grid(torch.rand(1, 1, 2, 2), tmp_path / bad, nrow=1)
+
+
+def test_training_curves_keep_each_runs_colour_and_size(tmp_path):
+    """A run without validation has no line in the validation panels, yet the next run keeps
+    its own colour there, so the one legend above the panels stays true; the plotted data
+    are the inputs; the PNG is 11 × 7.5 inches at 100 dpi."""
+    a = [{"epoch": e, "train_loss": 10.0 - e, "lr": 1e-3} for e in (1, 2, 3)]
+    b = [{"epoch": 1, "train_loss": 9.0, "lr": 1e-3, "valid_elbo": -9.5, "valid_kl": 2.0},
+         {"epoch": 2, "train_loss": 8.0, "lr": 0.0, "valid_elbo": "", "valid_kl": True},
+         {"epoch": 3, "train_loss": 7.0, "lr": 5e-4, "valid_elbo": -8.0, "valid_kl": 2.5}]
+    figure = training_curves_figure([("a", a), ("b", b)])
+    loss, elbo, kl, lr = figure.axes
+    assert [line.get_color() for line in loss.lines] == ["C0", "C1"]
+    assert [(line.get_label(), line.get_color()) for line in elbo.lines] == [("b", "C1")]
+    assert list(elbo.lines[0].get_xdata()) == [1, 3]
+    assert list(elbo.lines[0].get_ydata()) == [-9.5, -8.0]
+    assert list(kl.lines[0].get_ydata()) == [2.0, 2.5]  # the boolean is not a number
+    assert list(lr.lines[1].get_xdata()) == [1, 3]  # a rate of 0 has no place on a log axis
+    assert lr.lines[1].get_drawstyle() == "steps-post"
+    (legend,) = figure.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b"]
+    assert [h.get_color() for h in legend.legend_handles] == ["C0", "C1"]
+    path = save_training_curves([("a", a), ("b", b)], tmp_path / "curves.png")
+    with Image.open(path) as picture:
+        assert picture.format == "PNG" and picture.size == (1100, 750)

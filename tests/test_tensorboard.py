@@ -62,3 +62,29 @@ def test_summary_writer_matches_what_is_installed(tmp_path):
     else:
         summary_writer(tmp_path).close()
         assert any(p.name.startswith("events.") for p in tmp_path.iterdir())
+
+
+def test_importing_the_module_does_not_import_tensorboard():
+    """tensorboard (and torch.utils.tensorboard, which imports it) is imported only inside the
+    function that builds a writer, so `import pyrovae` costs nothing without the extra."""
+    import ast
+    import inspect
+
+    import pyrovae.tensorboard as module
+
+    def imports_run_at_import(node):
+        """Modules imported by the statements that run when the module is imported (anything
+        but function bodies, e.g. a top-level try/except import too)."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return []
+        names = []
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names += [node.module or "", *(alias.name for alias in node.names)]
+        for child in ast.iter_child_nodes(node):
+            names += imports_run_at_import(child)
+        return names
+
+    names = imports_run_at_import(ast.parse(inspect.getsource(module)))
+    assert names and not any("tensorboard" in name for name in names), names

@@ -15,9 +15,25 @@ import math
 import torch
 from torch import nn
 
-from .base import DECODERS, ENCODERS, activation, check_sizes
+from ..errors import ConfigError
+from ..registry import closest
+from .base import ACTIVATIONS, DECODERS, ENCODERS, activation, check_sizes
 
-__all__ = ["GatedDecoder", "GatedDense", "GatedEncoder", "gated_stack"]
+__all__ = ["GatedDecoder", "GatedDense", "GatedEncoder", "gated_stack", "linear_activation"]
+
+
+def linear_activation(name):
+    """The activation on a GatedDense layer's linear part: the identity for ``"none"`` (or
+    ``None``), the paper's choice, else the named activation."""
+    if name is None or name == "none":
+        return nn.Identity()
+    if name not in ACTIVATIONS:
+        choices = ["none", *sorted(ACTIVATIONS)]
+        raise ConfigError(
+            f"gated: unknown activation {name!r}{closest(name, choices)}; choose one of: "
+            f"{', '.join(choices)} (none, the default, keeps the linear part linear)"
+        )
+    return activation(name)
 
 
 class GatedDense(nn.Module):
@@ -25,15 +41,15 @@ class GatedDense(nn.Module):
 
     :param int in_features: inputs.
     :param int out_features: outputs.
-    :param str activation_name: on the linear part (default ``None``: identity, as in the
+    :param str activation_name: on the linear part (default ``"none"``: identity, as in the
         paper).
     """
 
-    def __init__(self, in_features, out_features, activation_name=None):
+    def __init__(self, in_features, out_features, activation_name="none"):
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
         self.gate = nn.Linear(in_features, out_features)
-        self.act = activation(activation_name) if activation_name else nn.Identity()
+        self.act = linear_activation(activation_name)
 
     def forward(self, x):
         return self.act(self.linear(x)) * torch.sigmoid(self.gate(x))
@@ -52,10 +68,10 @@ class GatedEncoder(nn.Module):
     :param tuple in_shape: the shape of one example.
     :param int out_features: features the posterior family needs.
     :param list hidden: GatedDense widths (default ``[300, 300]``).
-    :param str activation: on each layer's linear part (default ``None``: identity).
+    :param str activation: on each layer's linear part (default ``"none"``: identity).
     """
 
-    def __init__(self, in_shape, out_features, hidden=(300, 300), activation=None):
+    def __init__(self, in_shape, out_features, hidden=(300, 300), activation="none"):
         super().__init__()
         self.in_shape = tuple(in_shape)
         self.net = gated_stack([math.prod(self.in_shape), *check_sizes(hidden), out_features],
@@ -73,10 +89,10 @@ class GatedDecoder(nn.Module):
     :param int in_features: latent size (plus any conditioning inputs).
     :param tuple out_shape: ``(P,) + event_shape``.
     :param list hidden: GatedDense widths (default ``[300, 300]``).
-    :param str activation: on each layer's linear part (default ``None``: identity).
+    :param str activation: on each layer's linear part (default ``"none"``: identity).
     """
 
-    def __init__(self, in_features, out_shape, hidden=(300, 300), activation=None):
+    def __init__(self, in_features, out_shape, hidden=(300, 300), activation="none"):
         super().__init__()
         self.out_shape = tuple(out_shape)
         self.net = gated_stack([in_features, *check_sizes(hidden), math.prod(self.out_shape)],

@@ -157,5 +157,6 @@ class EpochScheduler(Scheduler):
         self.hold_after = hold_after
 
     def _advance(self, valid_elbo):
-        if self.scheduler is not None and (self.hold_after is None or self.epoch <= self.hold_after):
+        holding = self.hold_after is not None and self.epoch > self.hold_after
+        if self.scheduler is not None and not holding:
             self.scheduler.step()

@@ -84,3 +84,23 @@ def test_one_gated_dense_layer_is_the_papers_formula():
     encoder = ENCODERS.build("gated", {"in_shape": (1, 2, 2), "out_features": 5},
                                 hidden=[4, 3])
     assert [type(m).__name__ for m in encoder.net] == ["GatedDense", "GatedDense", "Linear"]
+
+
+@pytest.mark.parametrize("name, fn", [("none", lambda t: t), ("tanh", torch.tanh)])
+def test_gated_activation_applies_to_the_linear_part_only(name, fn):
+    """activation = "none" (the paper's default, and how a TOML config says it) is the
+    identity; a named one wraps W₁x + b₁ and leaves the sigmoid gate alone."""
+    from pyrovae.nets.gated import GatedDense
+
+    torch.manual_seed(0)
+    layer = GatedDense(4, 3, name)
+    x = torch.randn(5, 4)
+    expected = fn(layer.linear(x)) * torch.sigmoid(layer.gate(x))
+    assert torch.allclose(layer(x), expected, atol=1e-6)
+    assert ENCODERS.options("gated")["activation"] == "none"
+
+
+def test_gated_unknown_activation_lists_none_among_the_choices():
+    with pytest.raises(ConfigError, match="did you mean 'none'.*none, elu") as error:
+        DECODERS.build("gated", {"in_features": 2, "out_shape": (1, 4)}, activation="nne")
+    assert "\n" not in str(error.value)
