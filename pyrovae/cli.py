@@ -200,6 +200,8 @@ def _png_path(flag, path):
         raise PyroVAEError(f"{flag} {path}: the output must be a .png file")
     if not path.parent.is_dir():
         raise PyroVAEError(f"{flag} {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise PyroVAEError(f"{flag} {path} is a folder; name a .png file to write")
     return path
 
 
@@ -316,6 +318,10 @@ def cmd_compare(args):
         raise PyroVAEError("--draws must be at least 2 to estimate a gradient variance")
     if args.max_examples < 0:
         raise PyroVAEError(f"--max-examples must be 0 (all) or positive, got {args.max_examples}")
+    last_seed = args.seed + args.repeats - 1  # the repeats use seeds SEED..SEED+R-1
+    if last_seed >= 2**32:
+        raise PyroVAEError(f"--seed {args.seed} with --repeats {args.repeats} needs seeds up to "
+                           f"{last_seed}, beyond 4294967295; use a smaller --seed")
     plot = _png_path("--plot", args.plot) if args.plot else None
     config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
                                                 args.checkpoint)
@@ -402,15 +408,23 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"pyrovae: warning: {message}", file=sys.stderr)
 
 
+def _error(message):
+    """Print ``message`` as the one ``pyrovae: error:`` line and return exit status 2. A newline
+    inside it (a file name may hold one) is shown as ``\\n``, so the message stays one line."""
+    print(f"pyrovae: error: {message}".replace("\n", "\\n"), file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     warnings.showwarning = _warning_line
     pyro.enable_validation(False)  # checked once at load time instead of on every step
+    command = "pyrovae"
     try:
         args = _parser().parse_args(argv)
+        command = f"pyrovae {args.command}"
         return COMMANDS[args.command](args)
     except PyroVAEError as e:
-        print(f"pyrovae: error: {e}", file=sys.stderr)
-        return 2
+        return _error(e)
     except KeyboardInterrupt:
         print("pyrovae: interrupted", file=sys.stderr)
         return 130
@@ -420,8 +434,8 @@ def main(argv=None):
         return 0
     except OSError as e:  # a file problem no command caught itself: still one line
         where = f": {e.filename}" if e.filename else ""
-        print(f"pyrovae: error: {e.strerror or e}{where}", file=sys.stderr)
-        return 2
+        return _error(f"{command} failed: {e.strerror or e}{where}; check the path and its "
+                      "permissions")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ Precedence, lowest first: the defaults below, a TOML file, the named command-lin
 
 import copy
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -245,6 +246,24 @@ def _check_type(path, value, default):
         return _check_label_prior(path, value)
     if path == "train.early_stopping":
         return _check_early_stopping(path, value)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(
+            f"{path} must be {type(default).__name__}, got {value!r}; "
+            f"e.g. --set {path}={default!r}".replace("'", '"')
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path} must be a finite number, got {value!r}")
     if path in _RANGES and not _RANGES[path][0] <= value <= _RANGES[path][1]:
         raise ConfigError(f"{path} = {value}: {_RANGES[path][2]}")
     if path == "train.num_threads" and value > (os.cpu_count() or 1):
@@ -262,25 +281,9 @@ def _check_type(path, value, default):
             f"{path} must be one of: {', '.join(map(str, choices))}; got {value!r}"
             f"{closest(value, [str(c) for c in choices])}"
         )
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, str):
-        ok = isinstance(value, str)
-    else:
-        ok = True
-    if not ok:
-        raise ConfigError(
-            f"{path} must be {type(default).__name__}, got {value!r}; "
-            f"e.g. --set {path}={default!r}".replace("'", '"')
-        )
     if path in _POSITIVE and not value > 0:
         raise ConfigError(f"{path} must be positive, got {value!r}")
-    if path in _NON_NEGATIVE and value < 0:
+    if path in _NON_NEGATIVE and not value >= 0:
         raise ConfigError(f"{path} must be zero or positive, got {value!r}")
     if path in _FRACTIONS and not 0 <= value < 1:
         raise ConfigError(f"{path} must be a fraction in [0, 1), got {value!r}")

@@ -52,6 +52,7 @@ __all__ = [
     "load_run_config",
     "open_run",
     "read_checkpoint",
+    "canonical_config",
     "read_metrics",
     "write_results",
     "os_error",
@@ -586,6 +587,16 @@ def save_checkpoint(run_dir, module, config, *, event_shape, num_classes, epoch,
     return atomic_write(Path(run_dir) / (name or CHECKPOINT), lambda f: f.write(data))
 
 
+def canonical_config(raw):
+    """A saved config dict as this version of pyrovae reads it: defaults of options added since
+    filled in, so a checkpoint is compared with its config.toml key by key (a dict it cannot
+    read any more is returned as it was, and then differs)."""
+    try:
+        return config_to_dict(config_from_dict(raw))
+    except PyroVAEError:
+        return raw
+
+
 #: what every pyrovae checkpoint holds
 REQUIRED = ("config", "event_shape", "state_dict", "epoch")
 
@@ -641,7 +652,7 @@ def load_checkpoint(run_dir, config, device="cpu", name=None):
 
     path = Path(run_dir) / (name or CHECKPOINT)
     state = read_checkpoint(path)
-    saved_model = state["config"].get("model")
+    saved_model = canonical_config(state["config"]).get("model")
     current_model = config_to_dict(config)["model"]
     if saved_model != current_model:
         keys = sorted(

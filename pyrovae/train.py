@@ -345,7 +345,8 @@ def resume(run_dir, epochs=None, progress=None, log=print):
     from . import __version__
     from .config import config_to_dict
     from .errors import CheckpointError
-    from .runs import CHECKPOINT, VERSION, RunDirectory, load_run_config, read_checkpoint
+    from .runs import (CHECKPOINT, VERSION, RunDirectory, canonical_config, load_run_config,
+                       read_checkpoint)
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -360,7 +361,7 @@ def resume(run_dir, epochs=None, progress=None, log=print):
             f"format {state.get('version')}); this is pyrovae {__version__} (format {VERSION}), "
             "which cannot continue it exactly; evaluate it, or start a new run"
         )
-    saved, current = state["config"], config_to_dict(config)
+    saved, current = canonical_config(state["config"]), config_to_dict(config)
     # a key the saved config lacks (added to pyrovae since) is fine at its default value,
     # which config.toml then reads back as
     changed = sorted(f"{section}.{key}" for section in saved

@@ -131,6 +131,12 @@ def _full_folder(world):
     return str(path)
 
 
+def _png_folder(world):
+    path = world.scratch / "grid.png"
+    path.mkdir()
+    return str(path)
+
+
 LONG = "x" * 300
 
 CASES = [
@@ -155,6 +161,11 @@ CASES = [
     ("compare-seed-negative", lambda w: ["compare", w.run, "--seed", "-5"], "not a seed"),
     ("split-seed-negative", lambda w: ["train", "--set", "data.split_seed=-2"],
      "data.split_seed = -2"),
+    ("seed-not-an-integer", lambda w: ["train", "--set", "train.seed=\"abc\""],
+     "train.seed must be int"),
+    ("compare-seeds-overflow",
+     lambda w: ["compare", w.run, "--seed", "4294967295", "--repeats", "2"],
+     "needs seeds up to 4294967296"),
     # -- devices -----------------------------------------------------------------------
     ("device-meta", lambda w: ["train", "--device", "meta"], "unknown device 'meta'"),
     ("device-mps", lambda w: ["train", "--device", "mps"], "MPS is not available"),
@@ -174,6 +185,11 @@ CASES = [
      "did you mean 'dynamic'"),
     ("threads-too-many", lambda w: ["train", "--set", "train.num_threads=100000"],
      "this machine has"),
+    ("threads-not-an-integer", lambda w: ["train", "--set", "train.num_threads=\"x\""],
+     "train.num_threads must be int"),
+    ("lr-infinite", lambda w: ["train", "--lr", "inf"], "train.lr must be a finite number"),
+    ("kl-weight-nan", lambda w: ["train", "--set", "model.kl_weight=nan"],
+     "model.kl_weight must be a finite number"),
     ("z-dim-zero", lambda w: ["train", "--z-dim", "0"], "model.z_dim must be positive"),
     ("lr-negative", lambda w: ["train", "--lr", "-1"], "train.lr must be positive"),
     ("batch-size-zero", lambda w: ["train", "--batch-size", "0"], "must be positive"),
@@ -295,6 +311,10 @@ CASES = [
     ("sample-name-too-long", lambda w: ["sample", w.run, "-o",
                                         str(w.scratch / (LONG + ".png"))], "name too long"),
     ("sample-not-writable", lambda w: ["sample", w.run, "-o", "/sys/x.png"], "cannot write"),
+    ("sample-onto-a-png-folder", lambda w: ["sample", w.run, "-o", _png_folder(w)],
+     "is a folder"),
+    ("run-name-with-a-newline", lambda w: ["evaluate", str(w.scratch / "a\nb")],
+     "a\\nb does not exist"),
     ("plot-not-a-run", lambda w: ["plot", str(w.scratch)], "config.toml is missing"),
     ("plot-not-png", lambda w: ["plot", w.run, "-o", "curves.txt"], ".png"),
     # -- resume ------------------------------------------------------------------------
@@ -333,3 +353,87 @@ def test_bad_input_is_one_clear_line(world, tmp_path, capsys, argv, fragment):
 def test_the_catalogue_is_large_and_its_ids_unique():
     ids = [case[0] for case in CASES]
     assert len(ids) >= 60 and len(set(ids)) == len(ids)
+
+
+def _one_line(capsys, code, *fragments):
+    """``code`` is 2 and stderr one ``pyrovae: error:`` line holding every fragment."""
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("pyrovae: error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+def test_an_unreadable_run_config_is_one_line(world, monkeypatch, capsys):
+    """Root reads through chmod 000, so the permission error is raised by ``open`` itself."""
+    import builtins
+    from pathlib import Path
+
+    real_open, real_path_open = builtins.open, Path.open
+
+    def denied(file, *args, **kwargs):
+        if str(file).endswith("config.toml"):
+            raise PermissionError(13, "Permission denied", str(file))
+        return (real_path_open if isinstance(file, Path) else real_open)(file, *args, **kwargs)
+
+    before = world.protected()
+    monkeypatch.setattr(builtins, "open", denied)
+    monkeypatch.setattr(Path, "open", denied)
+    for command in ("evaluate", "sample"):
+        _one_line(capsys, main([command, world.run]), "config.toml", "Permission denied")
+    monkeypatch.undo()
+    assert world.protected() == before
+
+
+def test_an_os_error_no_command_caught_is_still_one_line(monkeypatch, capsys):
+    import pyrovae.cli as cli
+
+    def broken(args):
+        raise PermissionError(13, "Permission denied", "/somewhere/file")
+
+    monkeypatch.setitem(cli.COMMANDS, "list", broken)
+    _one_line(capsys, main(["list"]), "pyrovae list failed: Permission denied: /somewhere/file")
+
+
+def test_offline_download_is_one_line_saying_where_it_looked(tmp_path, monkeypatch, capsys):
+    """torchvision prints a line per mirror and raises a message of several lines; the user
+    gets one line naming the cache folder and --data-dir."""
+    import torchvision
+
+    def offline(root, download):
+        print("Downloading http://yann.lecun.com/exdb/mnist/train-images-idx3-ubyte.gz")
+        print("Failed to download (trying next):\n<urlopen error [Errno -3]>")
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried mirror1,\n"
+                           "mirror2")
+
+    monkeypatch.setenv("PYROVAE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
+    code = main(["train", "--dataset", "mnist", "--quiet", "--out", str(tmp_path / "never")])
+    captured = capsys.readouterr()
+    assert code == 2 and not captured.out, captured.out  # torchvision's chatter is not shown
+    err = captured.err
+    assert err.startswith("pyrovae: error: ") and err.count("\n") == 1, err
+    assert "\\n" not in err, err  # its message of several lines is joined, not escaped
+    assert str(tmp_path / "cache") in err and "--data-dir" in err, err
+    assert not (tmp_path / "never").exists()
+
+
+def test_array_file_names_in_any_case(tmp_path, capsys):
+    """``D.NPZ`` is an array file like ``d.npz``, not an unknown data set name."""
+    path = tmp_path / "D.NPZ"
+    with open(path, "wb") as f:  # np.savez would append .npz to a name not ending in it
+        np.savez(f, x=np.random.default_rng(0).random((40, 4, 4)).astype(np.float32))
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", str(path), "--epochs", "1", "--out", str(out),
+                 *TINY]) == 0, capsys.readouterr().err
+    assert (out / "checkpoint.pt").is_file()
+
+
+def test_help_still_prints_usage_and_exits_0(capsys):
+    for argv in (["--help"], ["train", "--help"], ["sample", "-h"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 0
+        captured = capsys.readouterr()
+        assert captured.out.startswith("usage: pyrovae") and not captured.err
