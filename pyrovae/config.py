@@ -186,7 +186,7 @@ _RANGES = {
     "data.split_seed": (0, 2**32 - 1, "a seed must be in [0, 4294967295]"),
 }
 _CHOICES = {
-    "data.binarize": ("auto", "none", "static", "dynamic"),
+    "data.binarize": ("auto", "none", "static", "dynamic"),  # auto + data.load.BINARIZE_MODES
 }
 
 

@@ -472,18 +472,10 @@ def write_results(run_dir, result):
     """``results.json``: the run's summary (see :meth:`pyrovae.train` ``results``), as strict
     JSON (NaN and infinities become ``null``)."""
     import json
-    import math
 
-    def plain(value):
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [plain(v) for v in value]
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        return value
+    from .compare import jsonable
 
-    text = (json.dumps(plain(result), indent=2) + "\n").encode()
+    text = (json.dumps(jsonable(result), indent=2) + "\n").encode()
     return atomic_write(Path(run_dir) / RESULTS, lambda f: f.write(text))
 
 

@@ -381,7 +381,8 @@ def test_an_unreadable_run_config_is_one_line(world, monkeypatch, capsys):
     monkeypatch.setattr(builtins, "open", denied)
     monkeypatch.setattr(Path, "open", denied)
     for command in ("evaluate", "sample"):
-        _one_line(capsys, main([command, world.run]), "config.toml", "Permission denied")
+        _one_line(capsys, main([command, world.run]), "cannot read", "config.toml",
+                  "Permission denied")
     monkeypatch.undo()
     assert world.protected() == before
 

@@ -11,8 +11,8 @@ import math
 import torch
 from torch.distributions import kl_divergence
 
-__all__ = ["NoClosedForm", "analytic_kl", "elbo_terms", "evaluate_elbo", "no_closed_form",
-           "summarize"]
+__all__ = ["NoClosedForm", "analytic_kl", "elbo_terms", "evaluate_elbo", "kl_term",
+           "no_closed_form", "summarize"]
 
 
 class NoClosedForm(ValueError):
@@ -29,6 +29,22 @@ def analytic_kl(q, p):
         return kl_divergence(q, p)
     except NotImplementedError:
         return None
+
+
+def kl_term(q, p, z, kl="auto"):
+    """KL(q || p) per example and how it was computed: the closed form where torch has one
+    and ``kl`` allows it (``"auto"``, ``"analytic"``), else the Monte Carlo mean of
+    log q(z) − log p(z) over the draws ``z`` (leading sample dimension). ``kl="analytic"``
+    without a closed form raises :class:`NoClosedForm`.
+
+    :returns: ``(kl, "analytic" | "monte-carlo")``.
+    """
+    value = analytic_kl(q, p) if kl in ("auto", "analytic") else None
+    if value is not None:
+        return value, "analytic"
+    if kl == "analytic":
+        raise no_closed_form(q, p)
+    return (q.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
 
 
 def elbo_terms(model, x, num_samples=1, kl="auto"):

@@ -60,7 +60,7 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..guides import GUIDES
-from ..infer.elbo import analytic_kl, no_closed_form, summarize
+from ..infer.elbo import kl_term, summarize
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..plots import as_images, save_grid
@@ -301,13 +301,7 @@ class M2(LatentVariableModel):
         qz = self.q(x, ys)  # batch (K, B)
         z = qz.sample((num_samples,))  # (S, K, B, z_dim)
         rec = self.p_x(z, ys).log_prob(x).mean(0).T  # (B, K)
-        p = self.prior()
-        kl_z = analytic_kl(qz, p) if kl in ("auto", "analytic") else None
-        method = "analytic"
-        if kl_z is None:
-            if kl == "analytic":
-                raise no_closed_form(qz, p)
-            kl_z, method = (qz.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
+        kl_z, method = kl_term(qz, self.prior(), z, kl)  # (K, B)
         qy = log_qy.exp()
         kl_y = (qy * (log_qy - self.label_probs.log())).sum(-1)
         reconstruction = (qy * rec).sum(-1)

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import ConfigError
 from ..guides import GUIDES
-from ..infer.elbo import analytic_kl, no_closed_form
+from ..infer.elbo import kl_term
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..priors import PRIORS
@@ -169,13 +169,7 @@ class VAE(LatentVariableModel):
         q = self.q(x)
         z = q.sample((num_samples,))
         reconstruction = self.p_x(z).log_prob(x).mean(0)
-        p = self.prior()
-        kl_value = analytic_kl(q, p) if kl in ("auto", "analytic") else None
-        method = "analytic"
-        if kl_value is None:
-            if kl == "analytic":
-                raise no_closed_form(q, p)
-            kl_value, method = (q.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
+        kl_value, method = kl_term(q, self.prior(), z, kl)
         terms = {"elbo": reconstruction - kl_value, "reconstruction": reconstruction,
                  "kl": kl_value}
         return terms, method
