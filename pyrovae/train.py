@@ -463,13 +463,16 @@ class _Session:
 
         from .tensorboard import TensorBoardLogger
 
-        board = TensorBoardLogger(run.path, enabled=config.output.tensorboard)
+        boards = []  # opened after the first checkpoint: its writer keeps a path, and the run
+        # only reaches its final path at that commit
 
         def on_epoch(row, improved):
             self.rows.append(row)
             write_metrics(run.path, self.rows)
             self._save(run, row["epoch"], improved)
-            board.log(row, self.module, self.dataset.event_shape)
+            if not boards:
+                boards.append(TensorBoardLogger(run.path, enabled=config.output.tensorboard))
+            boards[0].log(row, self.module, self.dataset.event_shape)
 
         d = self.dataset
         self.log(
@@ -480,7 +483,8 @@ class _Session:
             self.trainer.fit(d, t.epochs, t.batch_size, t.seed, t.eval_batch_size,
                              t.eval_samples, on_epoch=on_epoch, batches=self.batches)
         finally:
-            board.close()
+            for board in boards:
+                board.close()
         if self.trainer.stop_reason:
             self.log(self.trainer.stop_reason)
         if t.epochs == 0:  # still leave a loadable run

@@ -88,3 +88,15 @@ def test_importing_the_module_does_not_import_tensorboard():
 
     names = imports_run_at_import(ast.parse(inspect.getsource(module)))
     assert names and not any("tensorboard" in name for name in names), names
+
+
+def test_a_training_run_with_tensorboard_writes_its_events_into_the_final_folder(tmp_path):
+    """The writer is opened after the run took its final path (a writer opened in the staging
+    folder would lose its file at the commit)."""
+    pytest = __import__("pytest")
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra")
+    out = tmp_path / "run"
+    pv.train(pv.load_config(None, ["train.epochs=2", "model.z_dim=2", f"output.dir=\"{out}\""]),
+             progress=False, log=lambda message: None)
+    events = [p for p in out.iterdir() if p.name.startswith("events.out.tfevents")]
+    assert len(events) == 1 and events[0].stat().st_size > 0
