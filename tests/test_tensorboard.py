@@ -3,6 +3,7 @@ change to the run) when it is not."""
 
 import warnings
 
+import pytest
 import torch
 
 import pyrovae as pv
@@ -93,7 +94,6 @@ def test_importing_the_module_does_not_import_tensorboard():
 def test_a_training_run_with_tensorboard_writes_its_events_into_the_final_folder(tmp_path):
     """The writer is opened after the run took its final path (a writer opened in the staging
     folder would lose its file at the commit)."""
-    pytest = __import__("pytest")
     pytest.importorskip("tensorboard", reason="the optional tensorboard extra")
     out = tmp_path / "run"
     pv.train(pv.load_config(None, ["train.epochs=2", "model.z_dim=2", f"output.dir=\"{out}\""]),
