@@ -37,7 +37,7 @@ def as_images(x, event_shape):
     return None
 
 
-def save_grid(images, path, nrow, target_width=640):
+def save_grid(images, path, nrow, target_width=640, elsewhere="another --out"):
     """Save ``images`` (N, C, H, W), values clamped to [0, 1], as a PNG grid ``nrow`` wide,
     upscaled by an integer factor (nearest neighbour) so small images stay visible."""
     from torchvision.utils import make_grid  # imported here: torchvision adds ~200 MB RSS
@@ -49,10 +49,10 @@ def save_grid(images, path, nrow, target_width=640):
     options = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0} if array.shape[-1] == 1 else {}
     png = io.BytesIO()  # rendered in memory, then written atomically (fsync, 0644, one-line errors)
     plt.imsave(png, array[..., 0] if array.shape[-1] == 1 else array, format="png", **options)
-    return atomic_write(path, lambda f: f.write(png.getvalue()))
+    return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
 
-def save_samples(module, n, path, event_shape):
+def save_samples(module, n, path, event_shape, elsewhere="another -o"):
     """A square-ish PNG grid of ``n`` samples E[x|z], z from the model's prior (``pyrovae
     sample``); data that are not images are refused in one line."""
     from .errors import PyroVAEError
@@ -60,7 +60,7 @@ def save_samples(module, n, path, event_shape):
     images = as_images(module.sample(n), event_shape)
     if images is None:
         raise PyroVAEError("this run's data are not images; samples cannot be drawn as a grid")
-    return save_grid(images, path, nrow=max(1, int(round(n**0.5))))
+    return save_grid(images, path, nrow=max(1, int(round(n**0.5))), elsewhere=elsewhere)
 
 
 def save_reconstructions(originals, reconstructions, path, per_row=8):
@@ -72,7 +72,7 @@ def save_reconstructions(originals, reconstructions, path, per_row=8):
     return save_grid(torch.cat(rows), path, nrow=per_row)
 
 
-def save_comparison_plot(result, path):
+def save_comparison_plot(result, path, elsewhere="another --plot"):
     """Two panels from :func:`pyrovae.compare.compare`'s result: the estimates of log p(x)
     against K (samples or particles, log axis; error bars: std across repeated runs), and the
     gradient variance against particles for the Monte Carlo (trace) and analytic (meanfield) KL
@@ -113,15 +113,15 @@ def save_comparison_plot(result, path):
     right.grid(True, which="both", alpha=0.3)
     right.legend(fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return save_figure(fig, path, elsewhere=elsewhere)
 
 
-def save_figure(fig, path, dpi=100):
+def save_figure(fig, path, dpi=100, elsewhere="another -o"):
     """Render ``fig`` as PNG in memory, close it, and write it atomically to ``path``."""
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=dpi)
     plt.close(fig)
-    return atomic_write(path, lambda f: f.write(png.getvalue()))
+    return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
 
 #: the panels of :func:`save_training_curves`: (metrics.csv column, title, log scale)

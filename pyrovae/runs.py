@@ -146,20 +146,21 @@ def _unlink_quietly(path):
         os.unlink(path)
 
 
-def atomic_write(path, write):
+def atomic_write(path, write, elsewhere="another --out"):
     """Call ``write(file_object)`` on a temporary file beside ``path``, then put it there.
 
     The file is flushed and ``fsync``-ed, renamed over ``path`` (readers see the old file or
     the new one, never a part), and the folder is ``fsync``-ed so the rename survives a crash.
     The file is created with mode ``0o666`` filtered by the umask (0644 under umask 022), like
     any file a program creates. On any error the temporary file is removed and ``path`` is
-    untouched; an ``OSError`` becomes one :class:`~pyrovae.errors.PyroVAEError` line.
+    untouched; an ``OSError`` becomes one :class:`~pyrovae.errors.PyroVAEError` line whose
+    hint names ``elsewhere`` (e.g. ``"another -o"`` for ``pyrovae sample``).
 
     :returns: ``path`` as a :class:`~pathlib.Path`.
     """
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    with reporting_os_errors(f"write {path}"):
+    with reporting_os_errors(f"write {path}", elsewhere):
         while True:
             tmp = path.with_name(f".{_short(path.name)}.{secrets.token_hex(4)}.tmp")
             try:

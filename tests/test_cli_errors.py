@@ -310,7 +310,9 @@ CASES = [
                                          str(w.scratch / "no" / "x.png")], "does not exist"),
     ("sample-name-too-long", lambda w: ["sample", w.run, "-o",
                                         str(w.scratch / (LONG + ".png"))], "name too long"),
-    ("sample-not-writable", lambda w: ["sample", w.run, "-o", "/sys/x.png"], "cannot write"),
+    ("sample-not-writable", lambda w: ["sample", w.run, "-o", "/sys/x.png"],
+     "cannot write /sys/x.png: Permission denied; check the folder's permissions or choose "
+     "another -o"),
     ("sample-onto-a-png-folder", lambda w: ["sample", w.run, "-o", _png_folder(w)],
      "is a folder"),
     ("run-name-with-a-newline", lambda w: ["evaluate", str(w.scratch / "a\nb")],
