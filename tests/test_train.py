@@ -218,3 +218,13 @@ def test_divergence_after_the_first_epoch_keeps_the_last_good_checkpoint(tmp_pat
         pv.train(config, progress=False, log=lambda m: None)
     _, state = load_checkpoint(out, load_run_config(out))
     assert state["epoch"] == 1
+
+
+def test_divergence_on_the_last_step_is_reported_before_validation(digits):
+    """A NaN on an epoch's last step is the divergence message, not a traceback from the
+    validation that follows (which would meet NaN parameters)."""
+    vae = tiny_vae(digits)
+    steps = len(digits.batches(256, 0))
+    _poison(vae, after=steps - 1)
+    with pytest.raises(TrainingError, match=f"epoch 1, step {steps} of {steps}"):
+        pv.Trainer(vae, progress=False).fit(digits, epochs=1, batch_size=256)
