@@ -3,8 +3,14 @@
 :class:`Trainer` minimizes a Pyro ELBO by stochastic gradients: for each batch it evaluates
 ``objective.differentiable_loss(model, guide, x)`` (the Monte Carlo or analytic −ELBO, a torch
 scalar), back-propagates and steps a torch optimizer that was given the parameters once. It knows
-nothing about priors or likelihoods: it talks to the model through
-:class:`~pyrovae.models.base.LatentVariableModel`.
+nothing about priors, likelihoods or labels: it talks to the model through
+:class:`~pyrovae.models.base.LatentVariableModel` and gets its batches from the data set. Per
+epoch it applies the KL warm-up (β is passed to the loss), watches for divergence
+(:mod:`pyrovae.divergence`), validates every ``eval_every`` epochs, steps the learning-rate
+schedule and keeps the best validation ELBO for early stopping.
+
+:func:`train` writes a new run directory as a transaction; :func:`resume` continues one, bit for
+bit, from the training state its checkpoint holds.
 """
 
 import math
