@@ -167,7 +167,6 @@ class Trainer:
         self.monitor.check(self.epoch + 1, self._steps)
         self.monitor.end_epoch()
         self.epoch += 1
-        self.last_kl_weight = weight
         return total.item() / max(count, 1)
 
     # -- the loop ---------------------------------------------------------------------------
@@ -213,7 +212,8 @@ class Trainer:
                 seconds = time.perf_counter() - start
                 self.seconds += seconds
                 row = {"epoch": self.epoch, "train_loss": train_loss,
-                       "kl_weight": self.last_kl_weight, "lr": lr}
+                       "kl_weight": kl_weight_at(self.epoch - 1, self.kl_weight,
+                                                 self.kl_warmup_epochs), "lr": lr}
                 valid = None
                 if self.epoch % self.eval_every == 0 or self.epoch == epochs:
                     self.module.eval()
