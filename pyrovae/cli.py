@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pyro
 
+from . import distributed
+from .device import resolve_device
 from .errors import PyroVAEError
 
 __all__ = ["main"]
@@ -242,6 +244,8 @@ def cmd_train(args):
         run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
                                       log=log)
     seconds = time.perf_counter() - start
+    if not distributed.current().is_main:  # under torchrun only rank 0 reports
+        return 0
     validated = [row for row in rows if "valid_elbo" in row]
     if rows and not args.quiet:
         last = rows[-1]
@@ -268,7 +272,8 @@ def cmd_evaluate(args):
 
     _positive("--samples", args.samples)
     _positive("--iwae-k", args.iwae_k)
-    config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
+    world, device = distributed.init(resolve_device(args.device))  # one rank without torchrun
+    config, module, state, device = _open_run(args.run_dir, str(device), args.data_dir,
                                                 args.checkpoint)
     if args.iwae_k is not None:
         module.require("importance", "--iwae-k")  # before any work
@@ -277,7 +282,7 @@ def cmd_evaluate(args):
     split = dataset.split(args.split)
     pyro.set_rng_seed(args.seed)
     result = module.evaluate(
-        split.x, split.y, config.train.eval_batch_size, num_samples=args.samples
+        split.x, split.y, config.train.eval_batch_size, num_samples=args.samples, world=world
     )
     result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
               "samples": args.samples, **result}
@@ -286,10 +291,14 @@ def cmd_evaluate(args):
 
         pyro.set_rng_seed(args.seed)
         start = time.perf_counter()
-        bound = evaluate_log_likelihood(module, split.x, args.iwae_k)
+        bound = evaluate_log_likelihood(module, split.x, args.iwae_k, world=world)
         result.update(log_likelihood=bound["log_likelihood"],
                       log_likelihood_stderr=bound["log_likelihood_stderr"],
                       iwae_k=args.iwae_k, log_likelihood_seconds=time.perf_counter() - start)
+        if world.size > 1:
+            result["ranks"] = world.size
+    if not world.is_main:
+        return 0
     if args.json:
         print(json.dumps(result, indent=2))
     else:
@@ -298,9 +307,10 @@ def cmd_evaluate(args):
         for key in ("elbo", "reconstruction", "kl"):
             print(f"  {key:<15} {result[key]:>12.4f}  ± {result[key + '_stderr']:.4f}")
         if args.iwae_k is not None:
+            ranks = f" on {world.size} ranks" if world.size > 1 else ""
             print(f"  {'log_likelihood':<15} {result['log_likelihood']:>12.4f}  ± "
                   f"{result['log_likelihood_stderr']:.4f}  (importance-sampled bound, "
-                  f"K = {args.iwae_k}, {result['log_likelihood_seconds']:.1f} s)")
+                  f"K = {args.iwae_k}, {result['log_likelihood_seconds']:.1f} s{ranks})")
         print(f"  KL is {result['kl_method']}; ± is one standard error over examples")
         for key, value in result.items():
             if key.startswith("accuracy"):
@@ -410,8 +420,10 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
 
 def _error(message):
     """Print ``message`` as the one ``pyrovae: error:`` line and return exit status 2. A newline
-    inside it (a file name may hold one) is shown as ``\\n``, so the message stays one line."""
-    print(f"pyrovae: error: {message}".replace("\n", "\\n"), file=sys.stderr)
+    inside it (a file name may hold one) is shown as ``\\n``, so the message stays one line.
+    Under torchrun, ranks other than 0 name themselves."""
+    who = distributed.rank_label()
+    print(f"pyrovae: error{who}: {message}".replace("\n", "\\n"), file=sys.stderr)
     return 2
 
 
@@ -422,7 +434,9 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         command = f"pyrovae {args.command}"
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        distributed.finish()  # after success only: a failed rank exits, and torchrun stops the rest
+        return status
     except PyroVAEError as e:
         return _error(e)
     except KeyboardInterrupt:

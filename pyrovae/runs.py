@@ -68,8 +68,9 @@ CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 RESULTS = "results.json"
 FORMAT = "pyrovae-checkpoint"
-#: the checkpoint format; 2 added the training state that ``train --resume`` needs
-VERSION = 2
+#: the checkpoint format; 2 added the training state that ``train --resume`` needs; 3 the
+#: global step count that keys the guide's noise (:mod:`pyrovae.noise`)
+VERSION = 3
 
 # -- operating-system errors as one line ------------------------------------------------------
 

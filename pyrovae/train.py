@@ -13,6 +13,7 @@ schedule and keeps the best validation ELBO for early stopping.
 bit, from the training state its checkpoint holds.
 """
 
+import contextlib
 import math
 import sys
 import time
@@ -25,14 +26,15 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import Config
-from .device import resolve_device
 from .data.from_config import load_data
+from .device import resolve_device
 from .divergence import DivergenceMonitor, TrainingError
 from .errors import ConfigError
 from .infer.analytic import kl_report
 from .infer.objectives import OBJECTIVES
 from .infer.objectives.jit import is_jit
 from .models.base import build_model
+from .noise import KeyedNoise
 from .optim import OPTIMIZERS
 from .plots import as_images, save_grid, save_reconstructions
 from .runs import (
@@ -81,6 +83,9 @@ class Trainer:
     :param int patience: stop when the validation ELBO has not improved for this many epochs
         (default 0: never).
     :param int eval_every: validate every this many epochs, and after the last (default 1).
+    :param world: the data-parallel ranks (:class:`~pyrovae.distributed.World`; default the
+        process's own, one rank unless launched by torchrun).
+    :param int seed: keys the guide's noise at every step (default 0; :meth:`fit` sets it).
     """
 
     def __init__(
@@ -96,10 +101,15 @@ class Trainer:
         scheduler="none",
         patience=0,
         eval_every=1,
+        world=None,
+        seed=0,
     ):
+        from . import distributed
         from .schedulers import SCHEDULERS
 
         self.module = module
+        self.world = distributed.current() if world is None else world
+        self.seed = int(seed)  # keys the guide's noise (:mod:`pyrovae.noise`), with the step
         self.objective = OBJECTIVES.resolve(
             objective, {"max_plate_nesting": module.max_plate_nesting}
         )
@@ -121,6 +131,7 @@ class Trainer:
         self.check_every = None
         self._steps = None  # steps in the current epoch, for the divergence report
         self.epoch = 0
+        self.global_step = 0  # steps since the run began: the noise key
         self.best_elbo = -math.inf
         self.best_epoch = 0
         self.seconds = 0.0  # training wall time, summed over resumes
@@ -129,22 +140,49 @@ class Trainer:
     # -- one step, one epoch ----------------------------------------------------------------
 
     def step(self, x, y=None, kl_weight=1.0, index=0):
-        """One SVI step on a batch; returns the loss tensor (summed over the batch, detached).
+        """One SVI step on a (global) batch; returns the loss tensor (summed over the batch,
+        detached).
+
+        The step never waits on the device (the divergence monitor is read every
+        :attr:`check_every` steps): the objective computes the differentiable −ELBO only, Pyro's
+        per-step validation is off (the data were checked when loaded), and the guide's noise
+        is keyed by (seed, step, example) (:mod:`pyrovae.noise`). With several ranks each
+        computes its shard's loss and gradient and one all-reduce sums them
+        (:mod:`pyrovae.distributed`).
 
         :param int index: the step's position in the epoch (for the divergence report).
         """
-        loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
+        world, total = self.world, x.shape[0]
+        start, stop = world.bounds(total)
+        empty = start == stop  # more ranks than examples: this one computes a zero gradient
+        if world.size > 1:
+            start, stop = (0, 1) if empty else (start, stop)
+            x, y = x[start:stop], None if y is None else y[start:stop]
+        with pyro.validation_enabled(False), self._noise(start, total):
+            loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
+        if empty:  # (a Pyro plate cannot be empty; the same parameters get gradients)
+            loss = loss * 0.0
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grads = [p.grad for p in self.params if p.grad is not None]
+        loss = loss.detach()
+        world.all_sum_([loss, *grads])
         grad_norm = torch.stack(torch._foreach_norm(grads)).sum() if grads else loss.new_zeros(())
-        self.monitor.observe(loss.detach() / x.shape[0], grad_norm, index)
+        self.monitor.observe(loss / total, grad_norm, index)
         if self.check_every is None:
             self.check_every = 1 if loss.device.type == "cpu" else 100
         if (index + 1) % self.check_every == 0:
             self.monitor.check(self.epoch + 1, self._steps)
         self.optimizer.step()
-        return loss.detach()
+        self.global_step += 1
+        return loss
+
+    def _noise(self, offset, total):
+        """Keyed noise for this step; Pyro's JIT ELBOs record their draws in the compiled
+        graph, so they keep torch's generator (and run in one process only)."""
+        if is_jit(self.objective):
+            return contextlib.nullcontext()
+        return KeyedNoise(self.seed, self.global_step, offset, total)
 
     def train_epoch(self, batches, bar=None):
         """One pass over ``batches``; returns the mean training loss in nats per example.
@@ -196,6 +234,7 @@ class Trainer:
         """
         if batches is None:
             batches = dataset.batches(batch_size, seed)
+        self.seed = int(seed)
         rows = []
         bar = tqdm(
             total=max(0, epochs - self.epoch) * len(batches),
@@ -218,7 +257,8 @@ class Trainer:
                 if self.epoch % self.eval_every == 0 or self.epoch == epochs:
                     self.module.eval()
                     valid = self.module.evaluate(
-                        dataset.valid.x, dataset.valid.y, eval_batch_size, eval_samples
+                        dataset.valid.x, dataset.valid.y, eval_batch_size, eval_samples,
+                        world=self.world,
                     )
                     row.update((f"valid_{k}", v) for k, v in valid.items()
                                if not k.endswith("_stderr") and k != "num_examples")
@@ -247,6 +287,7 @@ class Trainer:
         batches' and the global random states, a run continues bit for bit)."""
         return {
             "epoch": self.epoch,
+            "global_step": self.global_step,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "best_elbo": self.best_elbo,
@@ -258,6 +299,7 @@ class Trainer:
 
     def load_state_dict(self, state):
         self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.best_elbo = float(state["best_elbo"])
@@ -322,6 +364,8 @@ def train(config: Config, progress=None, overwrite=False, log=print):
     target = Path(config.output.dir or default_run_dir(config))
     config.output.dir = str(target)
     session = _Session(config, progress, log)  # checks everything before writing anything
+    if not session.world.is_main:  # only rank 0 writes (pyrovae.distributed)
+        return target, session.module, session.run(None)
     replacing = target.is_dir() and any(target.iterdir())
     with RunDirectory(target, overwrite=overwrite) as run:
         try:
@@ -351,8 +395,14 @@ def resume(run_dir, epochs=None, progress=None, log=print):
     from . import __version__
     from .config import config_to_dict
     from .errors import CheckpointError
-    from .runs import (CHECKPOINT, VERSION, RunDirectory, canonical_config, load_run_config,
-                       read_checkpoint)
+    from .runs import (
+        CHECKPOINT,
+        VERSION,
+        RunDirectory,
+        canonical_config,
+        load_run_config,
+        read_checkpoint,
+    )
 
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
@@ -392,6 +442,8 @@ def resume(run_dir, epochs=None, progress=None, log=print):
             f"pass --epochs N with N > {done} to extend it"
         )
     session = _Session(config, progress, log, state=state)
+    if not session.world.is_main:
+        return run_dir, session.module, session.run(None)
     with RunDirectory(run_dir, resume=True) as run:
         try:
             rows = session.run(run)
@@ -406,11 +458,20 @@ class _Session:
     touched, then :meth:`run` against it."""
 
     def __init__(self, config, progress, log, state=None):
+        from . import distributed
+
         t = config.train
-        self.config, self.log, self.state = config, log, state
-        self.device = resolve_device(t.device)
+        self.world, self.device = distributed.init(resolve_device(t.device))
+        if self.world.size > 1 and is_jit(OBJECTIVES.resolve(t.objective,
+                                                              {"max_plate_nesting": 1})):
+            raise ConfigError("jit objectives run in one process only (their compiled graph "
+                              "records the noise); drop --jit to train with several ranks")
+        self.config, self.state = config, state
+        self.log = log if self.world.is_main else (lambda *args, **kwargs: None)
         if t.num_threads > 0:
             torch.set_num_threads(t.num_threads)
+        elif self.world.size > 1:
+            torch.set_num_threads(distributed.threads_per_rank(self.world))
         pyro.set_rng_seed(t.seed)
         self.dataset = load_data(config, self.device)
         self.module = build_model(config, self.dataset.event_shape,
@@ -425,12 +486,15 @@ class _Session:
             t.lr,
             kl_weight=config.model.kl_weight,
             kl_warmup_epochs=config.model.kl_warmup_epochs,
-            progress=progress,
+            progress=progress if self.world.is_main else False,
             divergence_factor=t.divergence_factor,
             scheduler=t.scheduler,
             patience=t.early_stopping["patience"],
             eval_every=t.eval_every,
+            world=self.world,
+            seed=t.seed,
         )
+        self.best_state = None  # the best epoch's weights, on ranks that write no best.pt
         self.batches = self.dataset.batches(t.batch_size, t.seed)
         self.rows = []
         if state is not None:
@@ -453,19 +517,24 @@ class _Session:
             run.commit()  # the first checkpoint exists: the run takes its place
 
     def run(self, run):
+        """Train, writing into ``run`` (a :class:`~pyrovae.runs.RunDirectory`; ``None`` on a
+        rank other than 0, which computes its share and writes nothing)."""
         from . import rng
         from .runs import read_metrics
 
         config, t = self.config, self.config.train
-        write_config(run.path, config)
-        record_kl_report(run.path, self.kl_lines)
+        if run is not None:
+            write_config(run.path, config)
+            record_kl_report(run.path, self.kl_lines)
         for line in self.kl_lines:
             self.log(line)
         if self.state is not None:
             done = self.trainer.epoch
-            self.rows = [r for r in read_metrics(run.path) if r.get("epoch", 0) <= done]
+            if run is not None:
+                self.rows = [r for r in read_metrics(run.path) if r.get("epoch", 0) <= done]
             rng.set_state(self.state["training"]["rng"])
-            self.log(f"resuming {run.path} after epoch {done} of {t.epochs}")
+            if run is not None:
+                self.log(f"resuming {run.path} after epoch {done} of {t.epochs}")
 
         from .tensorboard import TensorBoardLogger
 
@@ -474,6 +543,11 @@ class _Session:
 
         def on_epoch(row, improved):
             self.rows.append(row)
+            if run is None:
+                if improved:
+                    self.best_state = {k: v.detach().clone()
+                                       for k, v in self.module.state_dict().items()}
+                return
             write_metrics(run.path, self.rows)
             self._save(run, row["epoch"], improved)
             if not boards:
@@ -481,9 +555,11 @@ class _Session:
             boards[0].log(row, self.module, self.dataset.event_shape)
 
         d = self.dataset
+        ranks = f" on {self.world.size} ranks" if self.world.size > 1 else ""
         self.log(
             f"training a {config.model.kind} on {d.name} ({len(d.train)} train, "
-            f"{len(d.valid)} valid, {len(d.test)} test) for {t.epochs} epochs on {self.device}"
+            f"{len(d.valid)} valid, {len(d.test)} test) for {t.epochs} epochs on "
+            f"{self.device}{ranks}"
         )
         try:
             self.trainer.fit(d, t.epochs, t.batch_size, t.seed, t.eval_batch_size,
@@ -493,7 +569,7 @@ class _Session:
                 board.close()
         if self.trainer.stop_reason:
             self.log(self.trainer.stop_reason)
-        if t.epochs == 0:  # still leave a loadable run
+        if t.epochs == 0 and run is not None:  # still leave a loadable run
             self._save(run, 0, improved=False)
         self._finish(run)
         return self.rows
@@ -502,12 +578,18 @@ class _Session:
         """The best epoch's weights back into the module; figures; ``results.json``."""
         from .runs import BEST, write_results
 
+        if run is None:
+            if self.best_state is not None:
+                self.module.load_state_dict(self.best_state)
+            self.results()  # the test evaluations are sharded: every rank takes part
+            return
         best = Path(run.path) / BEST
         if best.exists():
             state = torch.load(best, map_location="cpu", weights_only=True)
             self.module.load_state_dict(state["state_dict"])
+        results = self.results()
         write_figures(self.module, self.dataset, run.path)
-        write_results(run.path, self.results())
+        write_results(run.path, results)
 
     def results(self):
         """The run's summary: the best epoch's test ELBO (and importance-sampled bound with
@@ -528,13 +610,15 @@ class _Session:
             "best_valid_elbo": trainer.best_elbo if trainer.best_epoch else None,
             "stop_reason": trainer.stop_reason or f"reached epoch {trainer.epoch}",
             "train_seconds": trainer.seconds,
-            "test": self.module.evaluate(test.x, test.y, t.eval_batch_size, t.eval_samples),
+            "test": self.module.evaluate(test.x, test.y, t.eval_batch_size, t.eval_samples,
+                                         world=self.world),
             "versions": {"pyrovae": __version__, "torch": torch.__version__,
                          "pyro": pyro.__version__, "python": platform.python_version()},
         }
         if t.final_iwae_k:
             start = time.perf_counter()
-            bound = evaluate_log_likelihood(self.module, test.x, t.final_iwae_k)
+            bound = evaluate_log_likelihood(self.module, test.x, t.final_iwae_k,
+                                            world=self.world)
             bound["seconds"] = time.perf_counter() - start
             result["test"].update(bound)
         return result

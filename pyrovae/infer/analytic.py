@@ -62,6 +62,13 @@ def _type_name(d):
     return type(d).__name__
 
 
+def pyro_name(elbo):
+    """The name of the Pyro ELBO that ``elbo`` computes (pyrovae's sync-free subclasses, e.g.
+    ``MeanFieldELBO``, report the Pyro class they reimplement: ``TraceMeanField_ELBO``)."""
+    cls = next((c for c in type(elbo).__mro__ if c.__module__.startswith("pyro.")), type(elbo))
+    return cls.__name__
+
+
 def kl_report(module, objective, x=None):
     """Per latent site of ``module``: is the KL analytic under ``objective``?
 
@@ -109,7 +116,7 @@ def kl_report(module, objective, x=None):
                 analytic=meanfield and closed_form,
                 q=_type_name(q),
                 p=_type_name(p),
-                objective=type(elbo).__name__,
+                objective=pyro_name(elbo),
                 closed_form=closed_form,
             )
         )

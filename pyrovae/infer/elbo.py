@@ -68,21 +68,35 @@ def summarize(values):
 
 
 @torch.no_grad()
-def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto"):
+def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto", world=None):
     """Mean ELBO, reconstruction and KL over ``x`` in nats per example, with standard errors.
 
     Returns a dict with ``elbo``, ``reconstruction``, ``kl`` (means), ``*_stderr`` (standard
     errors over examples), ``kl_method`` and ``num_examples``.
+
+    :param world: data-parallel ranks (:class:`~pyrovae.distributed.World`): each evaluates its
+        shard of ``x`` and the per-example values are gathered, so every rank returns the same
+        summary of all of ``x``.
     """
+    n = x.shape[0]
+    if world is not None:
+        x = world.shard(x)
     parts = {"elbo": [], "reconstruction": [], "kl": []}
     method = None
     for start in range(0, x.shape[0], batch_size):
         terms, method = model.elbo_terms(x[start : start + batch_size], num_samples, kl)
         for key, value in terms.items():
             parts[key].append(value)
+    if method is None:  # an empty shard: ask for the method on no examples
+        terms, method = model.elbo_terms(x[:0], num_samples, kl)
+        for key, value in terms.items():
+            parts[key].append(value)
     result = {}
     for key, chunks in parts.items():
-        result[key], result[f"{key}_stderr"] = summarize(torch.cat(chunks).double())
+        values = torch.cat(chunks).double()
+        if world is not None:
+            values = world.gather(values, n)
+        result[key], result[f"{key}_stderr"] = summarize(values)
     result["kl_method"] = method
-    result["num_examples"] = int(x.shape[0])
+    result["num_examples"] = int(n)
     return result

@@ -69,4 +69,6 @@ def log_mean_exp(sampler, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chun
             total = chunk if total is None else torch.logaddexp(total, chunk)
         results.append(total - math.log(num_samples))
         release_free_memory()  # keeps the resident size flat over thousands of chunks
+    if not results:  # no examples (e.g. an empty shard of a data-parallel rank)
+        return x.new_zeros(0, dtype=torch.float64)
     return torch.cat(results)

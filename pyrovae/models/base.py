@@ -191,9 +191,11 @@ class LatentVariableModel(nn.Module):
                           if len(names) > 1 else text.replace("{splits}", splits), category,
                           stacklevel=2)
 
-    def evaluate(self, x, y=None, batch_size=1000, num_samples=1):
+    def evaluate(self, x, y=None, batch_size=1000, num_samples=1, world=None):
         """ELBO, reconstruction and KL in nats per example with standard errors (see
-        :func:`~pyrovae.infer.elbo.evaluate_elbo`); kinds add their own metrics."""
+        :func:`~pyrovae.infer.elbo.evaluate_elbo`; ``world`` shards the examples over
+        data-parallel ranks); kinds add their own metrics."""
         from ..infer.elbo import evaluate_elbo
 
-        return evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples)
+        return evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples,
+                             world=world)

@@ -55,12 +55,14 @@ import pyro
 import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
-from pyro.infer import Trace_ELBO, TraceEnum_ELBO
+from pyro.infer import Trace_ELBO
 from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..guides import GUIDES
 from ..infer.elbo import kl_term, summarize
+from ..infer.objectives.enum import EnumELBO
+from ..infer.objectives.trace import TraceELBO
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..plots import as_images, save_grid
@@ -210,11 +212,13 @@ class M2(LatentVariableModel):
                 pyro.sample("z", self.q(x, y))
 
     def enumerated(self, objective):
-        """The ``TraceEnum_ELBO`` that stands for ``objective`` (a ``Trace_ELBO``: same particles
-        and vectorization; cached). Other ELBOs have no enumerated form and are refused."""
-        if isinstance(objective, TraceEnum_ELBO):
+        """The enumerated ELBO (:class:`~pyrovae.infer.objectives.enum.EnumELBO`, Pyro's
+        ``TraceEnum_ELBO`` without host syncs) that stands for ``objective`` (the ``trace``
+        objective: same particles and vectorization; cached). Other ELBOs have no enumerated
+        form and are refused."""
+        if isinstance(objective, EnumELBO):
             return objective
-        if type(objective) is not Trace_ELBO:
+        if type(objective) not in (TraceELBO, Trace_ELBO):
             raise ConfigError(
                 f"the m2 model needs the 'trace' objective (it becomes TraceEnum_ELBO), got "
                 f"{type(objective).__name__}; use --objective trace"
@@ -222,7 +226,7 @@ class M2(LatentVariableModel):
         key = id(objective)
         if key not in self._enum_objectives:
             vectorized = objective.vectorize_particles and objective.num_particles > 1
-            self._enum_objectives[key] = TraceEnum_ELBO(
+            self._enum_objectives[key] = EnumELBO(
                 num_particles=objective.num_particles,
                 vectorize_particles=objective.vectorize_particles,
                 # an ELBO with vectorized particles has already counted their plate
@@ -347,14 +351,20 @@ class M2(LatentVariableModel):
                              "prior": (self.prior,)})
 
     @torch.no_grad()
-    def evaluate(self, x, y=None, batch_size=1000, num_samples=1):
+    def evaluate(self, x, y=None, batch_size=1000, num_samples=1, world=None):
         """Unlabelled ELBO, reconstruction and KL (nats per example, with standard errors) and,
         with labels, the accuracy of argmax q(y|x) with its binomial standard error."""
-        result = super().evaluate(x, y, batch_size, num_samples)
+        result = super().evaluate(x, y, batch_size, num_samples, world=world)
         if y is not None:
+            n = x.shape[0]
+            if world is not None:
+                x, y = world.shard(x), world.shard(y)
             correct = torch.cat([self.classify(x[i : i + batch_size]) == y[i : i + batch_size]
-                                 for i in range(0, x.shape[0], batch_size)])
-            result["accuracy"], result["accuracy_stderr"] = summarize(correct.double())
+                                 for i in range(0, x.shape[0], batch_size)]
+                                or [y[:0] == y[:0]]).double()
+            if world is not None:
+                correct = world.gather(correct, n)
+            result["accuracy"], result["accuracy_stderr"] = summarize(correct)
         return result
 
     def check_data(self, dataset):

@@ -1,11 +1,31 @@
-"""``trace``: Pyro's Trace_ELBO, the Monte Carlo ELBO."""
+"""``trace``: Pyro's Trace_ELBO, the Monte Carlo ELBO, without host synchronization."""
 
 from pyro.infer import Trace_ELBO
 
-from .base import OBJECTIVES, trace_family
+from .base import OBJECTIVES, SyncFreeLoss, score_function_surrogate, trace_family
 from .jit import JitTraceELBO
 
-__all__ = ["trace"]
+__all__ = ["TraceELBO", "trace"]
+
+
+class TraceELBO(SyncFreeLoss, Trace_ELBO):
+    """Pyro's ``Trace_ELBO``: per particle, ELBO = Σ_model log p − Σ_guide log q at the sampled
+    values; the surrogate adds log r · score-function terms for sites that are not
+    reparameterized. Its ``differentiable_loss`` never reads a tensor back
+    (:class:`~.base.SyncFreeLoss`)."""
+
+    def _particle_terms(self, model_trace, guide_trace):
+        elbo = 0.0
+        for site in model_trace.nodes.values():
+            if site["type"] == "sample":
+                elbo = elbo + site["log_prob_sum"]
+        surrogate = score_function_surrogate(model_trace, guide_trace)
+        if surrogate is not None:
+            surrogate = surrogate + elbo
+        for site in guide_trace.nodes.values():
+            if site["type"] == "sample":
+                elbo = elbo - site["log_prob_sum"]
+        return elbo, surrogate
 
 
 @OBJECTIVES.register("trace")
@@ -15,4 +35,4 @@ def trace(num_particles=1, jit=False, max_plate_nesting=1):
     :param int num_particles: samples of z per example, vectorized (default 1).
     :param bool jit: compile with Pyro's JIT (default ``False``; see :mod:`.jit`).
     """
-    return trace_family(Trace_ELBO, JitTraceELBO, num_particles, jit, max_plate_nesting)
+    return trace_family(TraceELBO, JitTraceELBO, num_particles, jit, max_plate_nesting)
