@@ -11,35 +11,47 @@ it with estimators you can check::
     print(vae.evaluate(data.test.x))
 """
 
-from .config import Component, Config, load_config
-from .data import Batcher, DataSet, load_dataset
-from .errors import CheckpointError, ConfigError, DataError, PyroVAEError
-from .guides import Posterior
-from .infer import (
-    elbo_terms,
-    evaluate_elbo,
-    evaluate_log_likelihood,
-    importance_bound,
-    naive_estimate,
-)
-from .likelihoods import Likelihood
-from .models import VAE
-from .priors import Prior
-from .registries import (
-    DATASETS,
-    DECODERS,
-    ENCODERS,
-    GUIDES,
-    LIKELIHOODS,
-    MODELS,
-    OBJECTIVES,
-    OPTIMIZERS,
-    PRIORS,
-    REGISTRIES,
-    SCHEDULERS,
-)
-from .registry import Registry
-from .train import Trainer, train
+import importlib
+
+#: public name -> the submodule that defines it. ``import pyrovae`` imports none of them (no
+#: torch, no Pyro): ``pyrovae --help`` answers at once, and each name is imported the first time
+#: it is used (PEP 562).
+_EXPORTS = {
+    "Component": "config", "Config": "config", "load_config": "config",
+    "Batcher": "data", "DataSet": "data", "load_dataset": "data",
+    "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors",
+    "PyroVAEError": "errors",
+    "Posterior": "guides",
+    "elbo_terms": "infer", "evaluate_elbo": "infer", "evaluate_log_likelihood": "infer",
+    "importance_bound": "infer", "naive_estimate": "infer",
+    "Likelihood": "likelihoods",
+    "VAE": "models",
+    "Prior": "priors",
+    "DATASETS": "registries", "DECODERS": "registries", "ENCODERS": "registries",
+    "GUIDES": "registries", "LIKELIHOODS": "registries", "MODELS": "registries",
+    "OBJECTIVES": "registries", "OPTIMIZERS": "registries", "PRIORS": "registries",
+    "REGISTRIES": "registries", "SCHEDULERS": "registries",
+    "Registry": "registry",
+    "Trainer": "training", "train": "training",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        globals()[name] = value  # imported once
+        return value
+    try:  # a submodule, e.g. pyrovae.models
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

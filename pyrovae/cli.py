@@ -12,10 +12,6 @@ import time
 import warnings
 from pathlib import Path
 
-import pyro
-
-from . import distributed
-from .device import resolve_device
 from .errors import PyroVAEError
 
 __all__ = ["main"]
@@ -226,7 +222,7 @@ def _resume_only(args):
 
 def cmd_train(args):
     from .config import load_config
-    from .train import resume, train
+    from .training import resume, train
 
     def log(message):
         if not args.quiet:
@@ -244,6 +240,8 @@ def cmd_train(args):
         run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
                                       log=log)
     seconds = time.perf_counter() - start
+    from . import distributed
+
     if not distributed.current().is_main:  # under torchrun only rank 0 reports
         return 0
     validated = [row for row in rows if "valid_elbo" in row]
@@ -268,10 +266,15 @@ def _open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
 
 
 def cmd_evaluate(args):
-    from .train import load_data
+    from .training import load_data
 
     _positive("--samples", args.samples)
     _positive("--iwae-k", args.iwae_k)
+    import pyro
+
+    from . import distributed
+    from .device import resolve_device
+
     world, device = distributed.init(resolve_device(args.device))  # one rank without torchrun
     config, module, state, device = _open_run(args.run_dir, str(device), args.data_dir,
                                                 args.checkpoint)
@@ -320,7 +323,7 @@ def cmd_evaluate(args):
 
 def cmd_compare(args):
     from .compare import compare, format_comparison, jsonable
-    from .train import load_data
+    from .training import load_data
 
     for flag in ("repeats", "draws"):
         _positive(f"--{flag}", getattr(args, flag))
@@ -360,6 +363,8 @@ def cmd_compare(args):
 
 
 def cmd_sample(args):
+    import pyro
+
     from .plots import save_samples
 
     _positive("-n", args.n)
@@ -373,9 +378,9 @@ def cmd_sample(args):
 
 
 def cmd_list(args):
-    from .registries import REGISTRIES
+    from .catalogue import CATALOGUE  # written from the registries; no torch to import
 
-    table = {kind: registry.describe() for kind, registry in REGISTRIES.items()}
+    table = CATALOGUE
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
@@ -414,6 +419,10 @@ COMMANDS = {
 }
 
 
+#: the commands that load Pyro (``list``, ``plot`` and ``--help`` answer without torch)
+NEEDS_PYRO = {"train", "evaluate", "compare", "sample"}
+
+
 def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"pyrovae: warning: {message}", file=sys.stderr)
 
@@ -422,20 +431,28 @@ def _error(message):
     """Print ``message`` as the one ``pyrovae: error:`` line and return exit status 2. A newline
     inside it (a file name may hold one) is shown as ``\\n``, so the message stays one line.
     Under torchrun, ranks other than 0 name themselves."""
-    who = distributed.rank_label()
+    from .distributed import rank_label
+
+    who = rank_label()
     print(f"pyrovae: error{who}: {message}".replace("\n", "\\n"), file=sys.stderr)
     return 2
 
 
 def main(argv=None):
     warnings.showwarning = _warning_line
-    pyro.enable_validation(False)  # checked once at load time instead of on every step
     command = "pyrovae"
     try:
         args = _parser().parse_args(argv)
         command = f"pyrovae {args.command}"
+        if args.command in NEEDS_PYRO:
+            import pyro
+
+            pyro.enable_validation(False)  # the data are checked once, when loaded
         status = COMMANDS[args.command](args)
-        distributed.finish()  # after success only: a failed rank exits, and torchrun stops the rest
+        if args.command in NEEDS_PYRO:
+            from .distributed import finish
+
+            finish()  # after success only: a failed rank exits, and torchrun stops the rest
         return status
     except PyroVAEError as e:
         return _error(e)

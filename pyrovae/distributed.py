@@ -23,8 +23,6 @@ Multi-node runs use torchrun's usual rendezvous flags, e.g. on each of two machi
 
 import os
 
-import torch
-
 __all__ = ["SINGLE", "World", "current", "init"]
 
 
@@ -36,9 +34,10 @@ class World:
     :param int local_size: ranks on this machine (for threads per rank).
     """
 
-    def __init__(self, rank=0, size=1, local_rank=0, local_size=1):
+    def __init__(self, rank=0, size=1, local_rank=0, local_size=1, device="cpu"):
         self.rank, self.size = int(rank), int(size)
         self.local_rank, self.local_size = int(local_rank), int(local_size)
+        self.device = device  # where the collectives' own small tensors live
 
     @property
     def is_main(self):
@@ -63,6 +62,7 @@ class World:
         """Sum ``tensors`` over the ranks, in place, with one all-reduce of a flat buffer."""
         if self.size == 1 or not tensors:
             return
+        import torch
         import torch.distributed as dist
 
         flat = torch.cat([t.reshape(-1) for t in tensors])
@@ -77,6 +77,7 @@ class World:
         concatenated in rank order: the ``n`` rows on every rank."""
         if self.size == 1:
             return values
+        import torch
         import torch.distributed as dist
 
         sizes = [World(r, self.size).bounds(n) for r in range(self.size)]
@@ -91,6 +92,7 @@ class World:
         """Whether ``flag`` holds on every rank (one all-reduce; ``True`` in one process)."""
         if self.size == 1:
             return bool(flag)
+        import torch
         import torch.distributed as dist
 
         value = torch.tensor([0.0 if flag else 1.0], device=self.device)
@@ -102,8 +104,6 @@ class World:
             import torch.distributed as dist
 
             dist.barrier()
-
-    device = torch.device("cpu")  # where collectives' own small tensors live
 
     def __repr__(self):
         return f"World(rank={self.rank}, size={self.size})"
@@ -140,6 +140,7 @@ def init(device):
     """
     if not launched():
         return SINGLE, device
+    import torch
     import torch.distributed as dist
 
     env = os.environ

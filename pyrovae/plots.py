@@ -3,13 +3,20 @@
 import io
 import math
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")  # no display needed
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
+from .runs import atomic_write
 
-from .runs import atomic_write  # noqa: E402
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display), imported when a figure is drawn:
+    importing it costs about 0.3 s, which training should not pay before its first epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 __all__ = [
     "as_images",
@@ -48,6 +55,7 @@ def save_grid(images, path, nrow, target_width=640, elsewhere="another --out"):
     array = grid.permute(1, 2, 0).numpy()
     options = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0} if array.shape[-1] == 1 else {}
     png = io.BytesIO()  # rendered in memory, then written atomically (fsync, 0644, one-line errors)
+    plt = _pyplot()
     plt.imsave(png, array[..., 0] if array.shape[-1] == 1 else array, format="png", **options)
     return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
@@ -77,6 +85,7 @@ def save_comparison_plot(result, path, elsewhere="another --plot"):
     against K (samples or particles, log axis; error bars: std across repeated runs), and the
     gradient variance against particles for the Monte Carlo (trace) and analytic (meanfield) KL
     objectives, per parameter group (log-log)."""
+    plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     styles = {"importance": "o-", "elbo-mc": "s--", "elbo-analytic": "^--", "naive": "D"}
     families = {}
@@ -120,7 +129,7 @@ def save_figure(fig, path, dpi=100, elsewhere="another -o"):
     """Render ``fig`` as PNG in memory, close it, and write it atomically to ``path``."""
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=dpi)
-    plt.close(fig)
+    _pyplot().close(fig)
     return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
 
@@ -149,6 +158,7 @@ def training_curves_figure(runs):
     has the colour ``C{i}`` in every panel, so one legend (above the panels) names them all
     even where a run has no points; the learning rate is drawn as steps (it is constant
     within an epoch)."""
+    plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     for ax, (column, title, log) in zip(axes.flat, CURVES):
         for i, (label, rows) in enumerate(runs):

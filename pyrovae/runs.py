@@ -458,7 +458,7 @@ def open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
     :param str checkpoint: ``"best"`` (``best.pt``, the best validation ELBO; the last epoch's
         ``checkpoint.pt`` for runs without one) or ``"last"``.
     """
-    from .train import resolve_device
+    from .training import resolve_device
 
     config = load_run_config(run_dir)
     if data_dir is not None:
@@ -471,7 +471,7 @@ def open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
 
 
 def write_results(run_dir, result):
-    """``results.json``: the run's summary (see :meth:`pyrovae.train` ``results``), as strict
+    """``results.json``: the run's summary (see :meth:`pyrovae.training._Session.results`), as strict
     JSON (NaN and infinities become ``null``)."""
     import json
 

@@ -33,7 +33,7 @@ def test_evaluate_iwae_k_adds_the_log_likelihood(trained, capsys):
     # it is the library's bound on the test split with the same seed
     from pyrovae.cli import _open_run
     from pyrovae.infer import evaluate_log_likelihood
-    from pyrovae.train import load_data
+    from pyrovae.training import load_data
 
     config, module, _, _ = _open_run(trained)
     pyro.set_rng_seed(0)

@@ -15,7 +15,7 @@ import torch
 import pyrovae as pv
 from pyrovae.errors import CheckpointError, ConfigError
 from pyrovae.runs import load_checkpoint, load_run_config
-from pyrovae.train import resume
+from pyrovae.training import resume
 
 QUIET = {"progress": False, "log": lambda message: None}
 TINY = ["model.z_dim=2", "model.encoder.hidden=[16]", "model.decoder.hidden=[16]",

@@ -1,7 +1,7 @@
 """The interface every model kind implements, and their registry (``model.kind``).
 
 Everything outside ``models/`` talks to a model through this interface and never through a
-kind's attributes: the trainer (:mod:`pyrovae.train`) asks for :meth:`LatentVariableModel.loss`;
+kind's attributes: the trainer (:mod:`pyrovae.training`) asks for :meth:`LatentVariableModel.loss`;
 the estimators (:mod:`pyrovae.infer`) ask for ELBO terms, log importance weights and parameter
 groups. So every estimator works on every kind, as every Pyro ELBO works on any model/guide
 pair, and a new kind is one file plus its registration.

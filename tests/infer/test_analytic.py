@@ -11,7 +11,7 @@ from torch.distributions import kl_divergence
 from pyrovae import VAE, load_config
 from pyrovae.infer.analytic import kl_report
 from pyrovae.runs import load_run_config
-from pyrovae.train import train
+from pyrovae.training import train
 
 TINY = {"name": "mlp", "hidden": [8]}
 

@@ -38,7 +38,7 @@ from pyro.infer import Trace_ELBO
 import pyrovae as pv
 from pyrovae.data.labels import choose_labels
 from pyrovae.models.m2 import M2
-from pyrovae.train import Trainer
+from pyrovae.training import Trainer
 
 K = 3
 PRIOR = [0.2, 0.3, 0.5]

@@ -9,7 +9,7 @@ import torch
 import pyrovae as pv
 from pyrovae.divergence import DivergenceMonitor, TrainingError
 from pyrovae.noise import KeyedNoise
-from pyrovae.train import kl_weight_at
+from pyrovae.training import kl_weight_at
 
 
 def tiny_vae(data, **kwargs):
@@ -191,7 +191,7 @@ def test_an_overwrite_replaces_the_old_run_whole(old_run):
 def test_divergence_after_the_first_epoch_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     import importlib
 
-    train_module = importlib.import_module("pyrovae.train")  # (pyrovae.train is the function)
+    train_module = importlib.import_module("pyrovae.training")
     from pyrovae.runs import load_checkpoint, load_run_config
 
     out = tmp_path / "run"
