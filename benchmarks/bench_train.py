@@ -3,6 +3,11 @@
     python benchmarks/bench_train.py                       # batch 128 and 32, trace and meanfield
     python benchmarks/bench_train.py --epoch --data-dir ../shared/data   # + full MNIST epochs
     python benchmarks/bench_train.py --jit                 # pyrovae with --jit
+    python benchmarks/bench_train.py --batch-size 256 128 32 --objective trace
+
+Four steps are timed: pyrovae eager (``Trainer.step``), pyrovae compiled (``Trainer(...,
+compile=True)``, :mod:`pyrovae.compiled`; its trace and compilation happen in the warm-up and
+are not timed) and two hand-written loops.
 
 pyrovae's side is its real code path: ``VAE.build`` from names, ``Trainer.step`` (a Pyro ELBO's
 ``differentiable_loss`` on the model and guide, then a torch optimizer step), validation off as
@@ -35,23 +40,30 @@ import pyrovae as pv  # noqa: E402
 
 
 def build(args, objective, seed=0):
-    """pyrovae's trainer and the two hand-written steps, all from the same initial weights."""
-    torch.manual_seed(seed)
-    vae = pv.VAE.build(
-        (1, 28, 28),
-        z_dim=args.z_dim,
-        prior=args.prior,
-        likelihood=args.likelihood,
-        encoder={"name": "mlp", "hidden": [args.hidden]},
-        decoder={"name": "mlp", "hidden": [args.hidden]},
-    )
-    objective = {"name": objective, "jit": args.jit}
-    trainer = pv.Trainer(vae, objective=objective, lr=1e-3, progress=False)
-    steps = {"pyrovae": trainer.step}
+    """pyrovae's trainers (eager, and compiled unless ``--no-compiled``) and the two
+    hand-written steps, all from the same initial weights."""
+    trainers, steps = {}, {}
+    for name, compiled in (("pyrovae", False), ("compiled", True)):
+        if compiled and args.no_compiled:
+            continue
+        torch.manual_seed(seed)
+        vae = pv.VAE.build(
+            (1, 28, 28),
+            z_dim=args.z_dim,
+            prior=args.prior,
+            likelihood=args.likelihood,
+            encoder={"name": "mlp", "hidden": [args.hidden]},
+            decoder={"name": "mlp", "hidden": [args.hidden]},
+        )
+        trainer = pv.Trainer(vae, objective={"name": objective, "jit": args.jit}, lr=1e-3,
+                             progress=False, compile=compiled)
+        trainers[name] = trainer
+        steps[name] = trainer.step
     for name, fused in (("torch", None), ("torch-fused", True)):
-        hand = HandVAE(784, args.hidden, args.z_dim, mc_kl=objective["name"] == "trace")
+        torch.manual_seed(seed)
+        hand = HandVAE(784, args.hidden, args.z_dim, mc_kl=objective == "trace")
         steps[name] = hand_step(hand, torch.optim.Adam(hand.parameters(), lr=1e-3, fused=fused))
-    return trainer, steps
+    return trainers, steps
 
 
 def bench_steps(args, objective, batch_size):
@@ -65,8 +77,7 @@ def bench_steps(args, objective, batch_size):
 
 
 def bench_epoch(args, objective, batch_size, data):
-    trainer, steps = build(args, objective)
-    pv_batches = data.batches(batch_size, seed=0)
+    trainers, steps = build(args, objective)
     x_train = data.train.x
 
     def hand_epoch(step):
@@ -74,23 +85,31 @@ def bench_epoch(args, objective, batch_size, data):
         xs = torch.bernoulli(x_train[perm])
         return time_steps(step, [xs[i : i + batch_size] for i in range(0, len(xs), batch_size)])
 
-    runs = {
-        "pyrovae": lambda: time_steps(lambda xy: trainer.step(*xy), pv_batches),
-        "torch": lambda: hand_epoch(steps["torch"]),
-        "torch-fused": lambda: hand_epoch(steps["torch-fused"]),
-    }
-    for run in runs.values():  # one warm-up epoch each (traces, with --jit)
+    def pyrovae_epoch(trainer, batches):
+        return time_steps(lambda xy: trainer.step(*xy), batches)
+
+    runs = {name: (lambda t=t, b=data.batches(batch_size, seed=0): pyrovae_epoch(t, b))
+            for name, t in trainers.items()}
+    runs["torch"] = lambda: hand_epoch(steps["torch"])
+    runs["torch-fused"] = lambda: hand_epoch(steps["torch-fused"])
+    for run in runs.values():  # one warm-up epoch each (traces and compiles)
         run()
     return interleaved(runs, args.epoch_repeats)
 
 
 def report(label, times, scale, unit):
     med = {name: statistics.median(t) * scale for name, t in times.items()}
-    print(
-        f"{label} {med['pyrovae']:>9.2f} {med['torch']:>9.2f} {med['torch-fused']:>11.2f}"
-        f" {median_ratio(times, 'pyrovae', 'torch'):>8.3f}"
-        f" {median_ratio(times, 'pyrovae', 'torch-fused'):>14.3f}   ({unit})"
-    )
+    cells = [f"{med[name]:>11.2f}" for name in times]
+    ratios = [f"{median_ratio(times, mine, base):>9.3f}" for mine in times
+              if mine in ("pyrovae", "compiled") for base in ("torch", "torch-fused")]
+    print(f"{label} {''.join(cells)} {''.join(ratios)}   ({unit})")
+
+
+def header(times_names):
+    cells = "".join(f"{name:>11}" for name in times_names)
+    ratios = "".join(f"{f'{m[:4]}/{b}':>9}" for m in times_names if m in ("pyrovae", "compiled")
+                     for b in ("torch", "torch-fused"))
+    return f"{cells} {ratios}"
 
 
 def main():
@@ -106,6 +125,7 @@ def main():
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--jit", action="store_true", help="pyrovae with Pyro's JIT ELBOs")
+    p.add_argument("--no-compiled", action="store_true", help="leave out the compiled step")
     p.add_argument("--epoch", action="store_true", help="also time full MNIST epochs")
     p.add_argument("--epoch-batch-size", type=int, default=256)
     p.add_argument("--epoch-repeats", type=int, default=3)
@@ -119,17 +139,19 @@ def main():
     print(f"VAE 784-{args.hidden}-{args.z_dim}, prior {args.prior}, likelihood "
           f"{args.likelihood}, jit={args.jit}; median of {args.repeats} interleaved "
           f"repeats of {args.steps} steps")
-    header = " pyrovae     torch torch-fused  pv/torch pv/torch-fused"
-    print(f"{'objective':<10} {'batch':>5}{header}")
+    names = [n for n in ("pyrovae", "compiled", "torch", "torch-fused")
+             if not (n == "compiled" and args.no_compiled)]
+    print(f"{'objective':<10} {'batch':>5} {header(names)}")
     for objective in args.objective:
         for batch_size in args.batch_size:
             times = bench_steps(args, objective, batch_size)
             report(f"{objective:<10} {batch_size:>5}", times, 1e3 / args.steps, "ms per step")
     if args.epoch:
         data = pv.load_dataset("mnist", data_dir=args.data_dir, binarize="dynamic")
+        # (the compiled trainer compiles a second graph for the epoch's last, smaller batch)
         print(f"\nMNIST epoch ({len(data.train)} images, batch {args.epoch_batch_size}, dynamic "
               f"binarization), median of {args.epoch_repeats} interleaved epochs")
-        print(f"{'objective':<16}{header}")
+        print(f"{'objective':<16} {header(names)}")
         for objective in args.objective:
             times = bench_epoch(args, objective, args.epoch_batch_size, data)
             report(f"{objective:<16}", times, 1.0, "s per epoch")

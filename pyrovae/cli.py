@@ -94,6 +94,12 @@ def _parser():
         help="compile the ELBO with Pyro's JIT (trace and meanfield; same as "
         "--set train.objective.jit=true)",
     )
+    compiled = t.add_mutually_exclusive_group()
+    compiled.add_argument("--compile", dest="compile", action="store_const", const=True,
+                          help="trace the step's loss and gradient once and compile them "
+                          "(same as --set train.compile=true)")
+    compiled.add_argument("--no-compile", dest="compile", action="store_const", const=False,
+                          help="run the step eagerly (same as --set train.compile=false)")
     t.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue RUN_DIR from its last checkpoint (with --epochs N: extend it "
@@ -213,6 +219,7 @@ def _resume_only(args):
     given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "jit", "overwrite")
              if flag != "epochs" and getattr(args, flag)]
     given += ["--set"] if args.set else []
+    given += [f"--{'no-' * (not args.compile)}compile"] if args.compile is not None else []
     if given:
         raise PyroVAEError(
             f"--resume continues {args.resume} as it was configured; drop {', '.join(given)} "
@@ -236,6 +243,8 @@ def cmd_train(args):
     else:
         flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
         overrides = (["train.objective.jit=true"] if args.jit else []) + args.set
+        if args.compile is not None:
+            overrides.append(f"train.compile={str(args.compile).lower()}")
         config = load_config(args.config, overrides, **flags)
         run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
                                       log=log)

@@ -118,7 +118,8 @@ class TrainConfig:
     ELBO (0: never); ``final_iwae_k = K`` > 0 adds the importance-sampled bound with K samples
     on the test split, from ``best.pt``, to ``results.json``; training stops when a step's loss or gradient is not
     finite, or its loss exceeds the running level by ``divergence_factor`` (0: finiteness only;
-    see :mod:`pyrovae.divergence`).
+    see :mod:`pyrovae.divergence`). ``compile = true`` traces the step's loss and gradient into
+    one graph and compiles it (:mod:`pyrovae.compiled`).
     """
 
     objective: Component = _component("trace", "objective", num_particles=1)
@@ -136,6 +137,7 @@ class TrainConfig:
     early_stopping: dict = field(default_factory=lambda: {"patience": 0})
     final_iwae_k: int = 0
     divergence_factor: float = 1000.0
+    compile: bool = False
 
 
 @dataclass
@@ -428,6 +430,9 @@ def validate(config):
             value = getattr(section, f.name)
             if not isinstance(value, Component) and "options" not in f.metadata:
                 _check_type(f"{section_field.name}.{f.name}", value, f.default)
+    if config.train.compile and config.train.objective.options.get("jit"):
+        raise ConfigError("train.compile and train.objective.jit are two ways to trace the step; "
+                          "choose one (--compile is the newer and faster)")
     _model_kind(config).check_config(config)
     return config
 

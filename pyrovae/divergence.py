@@ -39,7 +39,8 @@ class DivergenceMonitor:
     def __init__(self, factor=1000.0, momentum=0.02):
         self.factor = float(factor)
         self.momentum = float(momentum)
-        self.level = None  # running level of the per-example loss, a 0-d tensor
+        self.level = None  # running level of the per-example loss: a 0-d tensor, or a float
+        # on the host path (:meth:`observe_now`)
         self._reset_epoch()
 
     def _reset_epoch(self):
@@ -50,6 +51,8 @@ class DivergenceMonitor:
         """Record step ``step`` (0-based within the epoch) with its per-example ``loss`` and
         gradient norm (0-d tensors on the device; nothing is read back)."""
         loss = loss.detach()
+        if self.level is not None and not torch.is_tensor(self.level):  # from observe_now
+            self.level = torch.tensor(self.level, dtype=loss.dtype, device=loss.device)
         if self.level is None:
             self.level = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss))
         if self.first_bad is None:
@@ -62,6 +65,22 @@ class DivergenceMonitor:
         self.first_bad = torch.where(new, torch.full_like(self.first_bad, step), self.first_bad)
         self.bad_loss = torch.where(new, loss, self.bad_loss)
         self.level = torch.where(bad, self.level, torch.lerp(self.level, loss, self.momentum))
+
+    def observe_now(self, loss, grad_norm, step, epoch, steps=None):
+        """:meth:`observe` and :meth:`check` in one, on numbers read back to the host: where
+        reading back is free (the CPU) a dozen small tensor operations per step are not.
+        Raises :class:`TrainingError` at once for a bad step."""
+        loss, norm = float(loss), float(grad_norm)
+        level = None if self.level is None else float(self.level)
+        if level is None:
+            level = loss if math.isfinite(loss) else 0.0
+        bad = not (math.isfinite(loss) and math.isfinite(norm))
+        if self.factor > 0 and not bad:
+            bad = loss - level > self.factor * max(abs(level), 1.0)
+        if bad:
+            self.first_bad, self.bad_loss, self.level = step, loss, level
+            self.check(epoch, steps)
+        self.level = level + self.momentum * (loss - level)
 
     def check(self, epoch, steps=None):
         """Raise :class:`TrainingError` if a step of epoch ``epoch`` (1-based, ``steps`` steps

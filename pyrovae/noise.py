@@ -29,7 +29,7 @@ from torch.overrides import TorchFunctionMode
 
 from .errors import ConfigError
 
-__all__ = ["KeyedNoise", "keyed_normal", "mix64", "site_seed"]
+__all__ = ["GivenNoise", "KeyedNoise", "RecordedNoise", "keyed_normal", "mix64", "site_seed"]
 
 _MASK64 = (1 << 64) - 1
 
@@ -102,12 +102,11 @@ class _KeyedDraws(TorchFunctionMode):
                         "which has no axis over the examples; keyed (per-example) noise "
                         "cannot be drawn for it"
                     )
-            n = self.noise
-            seed = site_seed(n.seed, n.step, self.site, self.draws)
+            draw = self.draws
             self.draws += 1
             with torch.no_grad():
-                out.copy_(keyed_normal(seed, out.shape, axis, n.offset, n.total, out.dtype,
-                                       out.device))
+                out.copy_(self.noise.draw(self.site, draw, tuple(out.shape), axis, out.dtype,
+                                          out.device))
             return out
         if func in _RANDOM:
             raise ConfigError(
@@ -133,6 +132,11 @@ class KeyedNoise(Messenger):
         self.seed, self.step, self.offset, self.total = int(seed), int(step), int(offset), total
         self.plate = plate
 
+    def draw(self, site, index, shape, axis, dtype, device):
+        """The ``index``-th standard-normal draw of ``site``: keyed noise of ``shape``."""
+        return keyed_normal(site_seed(self.seed, self.step, site, index), shape, axis,
+                            self.offset, self.total, dtype, device)
+
     def _pyro_sample(self, msg):
         if msg["is_observed"] or msg["value"] is not None or msg["infer"].get("enumerate"):
             return
@@ -144,3 +148,33 @@ class KeyedNoise(Messenger):
         batch = None if frame is None else frame.size
         with _KeyedDraws(self, msg["name"], axis_from_right, batch):
             msg["value"] = fn(*msg["args"], **msg["kwargs"])
+
+
+class RecordedNoise(KeyedNoise):
+    """:class:`KeyedNoise` that also records what it drew: ``(site, index, shape, axis, dtype)``
+    per draw, in order, in :attr:`draws` (the plan of a compiled step's noise inputs)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.draws = []
+
+    def draw(self, site, index, shape, axis, dtype, device):
+        self.draws.append((site, index, shape, axis, dtype))
+        return super().draw(site, index, shape, axis, dtype, device)
+
+
+class GivenNoise(KeyedNoise):
+    """:class:`KeyedNoise` whose draws are the given tensors, in order (a compiled step draws
+    its noise outside the graph and passes it in, so the graph holds no random operation and
+    the same seed gives the same numbers compiled or not)."""
+
+    def __init__(self, tensors, plate="data"):
+        super().__init__(0, 0, plate=plate)
+        self.tensors = list(tensors)
+        self.used = 0
+
+    def draw(self, site, index, shape, axis, dtype, device):
+        if self.used >= len(self.tensors) or tuple(self.tensors[self.used].shape) != shape:
+            raise RuntimeError(f"site '{site}' draws noise the compiled step did not plan for")
+        self.used += 1
+        return self.tensors[self.used - 1]

@@ -86,6 +86,8 @@ class Trainer:
     :param world: the data-parallel ranks (:class:`~pyrovae.distributed.World`; default the
         process's own, one rank unless launched by torchrun).
     :param int seed: keys the guide's noise at every step (default 0; :meth:`fit` sets it).
+    :param bool compile: run the step's loss and gradient as a traced, compiled graph
+        (:mod:`pyrovae.compiled`; default ``False``).
     """
 
     def __init__(
@@ -103,6 +105,7 @@ class Trainer:
         eval_every=1,
         world=None,
         seed=0,
+        compile=False,
     ):
         from . import distributed
         from .schedulers import SCHEDULERS
@@ -119,7 +122,15 @@ class Trainer:
         self.scheduler = SCHEDULERS.resolve(scheduler, {"optimizer": self.optimizer})
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if is_jit(self.objective):
+            if compile:
+                raise ConfigError("a jit objective cannot also be compiled; drop one")
             module.param_store_name = f"pyrovae-{id(module):x}"  # unique per module
+        self.compiled = None
+        if compile:
+            from .compiled import CompiledLoss
+
+            self.compiled = CompiledLoss(module, self.objective)
+            self._names = {id(p): name for name, p in module.named_parameters()}
         self.kl_weight = kl_weight
         self.kl_warmup_epochs = kl_warmup_epochs
         self.patience = int(patience)
@@ -158,21 +169,36 @@ class Trainer:
         if world.size > 1:
             start, stop = (0, 1) if empty else (start, stop)
             x, y = x[start:stop], None if y is None else y[start:stop]
-        with pyro.validation_enabled(False), self._noise(start, total):
-            loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
-        if empty:  # (a Pyro plate cannot be empty; the same parameters get gradients)
-            loss = loss * 0.0
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with pyro.validation_enabled(False):
+            if self.compiled is None:
+                with self._noise(start, total):
+                    loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
+                if empty:  # (a Pyro plate cannot be empty; the same parameters get gradients)
+                    loss = loss * 0.0
+                loss.backward()
+            else:
+                loss, grads, grad_norm = self.compiled(x, y, kl_weight, self.seed,
+                                                       self.global_step, start, total)
+                for p in self.params:
+                    g = grads.get(self._names[id(p)])
+                    p.grad = None if g is None else (g * 0.0 if empty else g)
+                if empty:
+                    loss = loss * 0.0
         grads = [p.grad for p in self.params if p.grad is not None]
         loss = loss.detach()
-        world.all_sum_([loss, *grads])
-        grad_norm = torch.stack(torch._foreach_norm(grads)).sum() if grads else loss.new_zeros(())
-        self.monitor.observe(loss / total, grad_norm, index)
+        if self.compiled is None or world.size > 1:  # the norm of the summed gradient
+            world.all_sum_([loss, *grads])
+            grad_norm = (torch.stack(torch._foreach_norm(grads)).sum() if grads
+                         else loss.new_zeros(()))
         if self.check_every is None:
             self.check_every = 1 if loss.device.type == "cpu" else 100
-        if (index + 1) % self.check_every == 0:
-            self.monitor.check(self.epoch + 1, self._steps)
+        if self.check_every == 1:
+            self.monitor.observe_now(loss / total, grad_norm, index, self.epoch + 1, self._steps)
+        else:
+            self.monitor.observe(loss / total, grad_norm, index)
+            if (index + 1) % self.check_every == 0:
+                self.monitor.check(self.epoch + 1, self._steps)
         self.optimizer.step()
         self.global_step += 1
         return loss
@@ -493,6 +519,7 @@ class _Session:
             eval_every=t.eval_every,
             world=self.world,
             seed=t.seed,
+            compile=t.compile,
         )
         self.best_state = None  # the best epoch's weights, on ranks that write no best.pt
         self.batches = self.dataset.batches(t.batch_size, t.seed)

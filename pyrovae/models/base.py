@@ -21,6 +21,7 @@ A model kind is an ``nn.Module`` with
 import contextlib
 import warnings
 
+import torch
 from pyro import poutine
 from torch import nn
 
@@ -56,7 +57,10 @@ def kl_scale(weight):
     """The handler that weights a latent site by β: ``poutine.scale(β)``, or for β = 0
     (``model.kl_weight = 0``, the autoencoder limit) ``poutine.mask(False)``, which drops the
     site's log p and log q from the ELBO, since Pyro refuses a scale of 0. For β = 1 (the ELBO
-    itself) no handler is needed, and none is pushed: this runs on every training step."""
+    itself) no handler is needed, and none is pushed: this runs on every training step. A tensor
+    β (a compiled step's input, :mod:`pyrovae.compiled`) is always a scale."""
+    if torch.is_tensor(weight):
+        return poutine.scale(scale=weight)
     if weight == 1:
         return contextlib.nullcontext()
     return poutine.mask(mask=False) if weight == 0 else poutine.scale(scale=weight)

@@ -72,10 +72,17 @@ from .base import MODELS, LatentVariableModel, kl_scale
 __all__ = ["M2"]
 
 
+def one_hot(y, num_classes, dtype):
+    """One-hot rows of labels ``y`` by comparison with 0..K−1: unlike ``F.one_hot`` it reads no
+    value back to check the range (the labels were checked when the data were loaded), so a
+    step can be traced (:mod:`pyrovae.compiled`)."""
+    return (y.unsqueeze(-1) == torch.arange(num_classes, device=y.device)).to(dtype)
+
+
 def with_label(h, y, num_classes):
     """``[h, onehot(y)]`` on the last axis, broadcasting their batch dimensions (an enumerated
     ``y`` of shape ``(K, 1)`` against ``h`` of shape ``(B, F)`` gives ``(K, B, F + K)``)."""
-    onehot = F.one_hot(y, num_classes).to(h.dtype)
+    onehot = one_hot(y, num_classes, h.dtype)
     batch = torch.broadcast_shapes(h.shape[:-1], onehot.shape[:-1])
     return torch.cat([h.expand(*batch, -1), onehot.expand(*batch, -1)], dim=-1)
 

@@ -146,7 +146,7 @@ class VAE(LatentVariableModel):
         """The objective's −ELBO summed over the batch; labels play no part (and are not passed,
         so a JIT objective sees tensors only; β is a keyword, which Pyro's JIT keys its
         compiled graphs on)."""
-        if kl_weight == 1:
+        if not torch.is_tensor(kl_weight) and kl_weight == 1:
             return objective.differentiable_loss(*self.programs, x)
         return objective.differentiable_loss(*self.programs, x, kl_weight=kl_weight)
 
