@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .errors import ConfigError
-from .noise import GivenNoise, KeyedNoise, RecordedNoise, keyed_normal, site_seed
+from .noise import GivenNoise, RecordedNoise, keyed_normal, site_seed
 
 __all__ = ["CompiledLoss"]
 
