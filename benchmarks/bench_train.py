@@ -2,7 +2,6 @@
 
     python benchmarks/bench_train.py                       # batch 128 and 32, trace and meanfield
     python benchmarks/bench_train.py --epoch --data-dir ../shared/data   # + full MNIST epochs
-    python benchmarks/bench_train.py --jit                 # pyrovae with --jit
     python benchmarks/bench_train.py --batch-size 256 128 32 --objective trace
 
 Four steps are timed: pyrovae eager (``Trainer.step``), pyrovae compiled (``Trainer(...,
@@ -55,7 +54,7 @@ def build(args, objective, seed=0):
             encoder={"name": "mlp", "hidden": [args.hidden]},
             decoder={"name": "mlp", "hidden": [args.hidden]},
         )
-        trainer = pv.Trainer(vae, objective={"name": objective, "jit": args.jit}, lr=1e-3,
+        trainer = pv.Trainer(vae, objective=objective, lr=1e-3,
                              progress=False, compile=compiled)
         trainers[name] = trainer
         steps[name] = trainer.step
@@ -124,7 +123,6 @@ def main():
     p.add_argument("--warmup", type=int, default=20)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--jit", action="store_true", help="pyrovae with Pyro's JIT ELBOs")
     p.add_argument("--no-compiled", action="store_true", help="leave out the compiled step")
     p.add_argument("--epoch", action="store_true", help="also time full MNIST epochs")
     p.add_argument("--epoch-batch-size", type=int, default=256)
@@ -137,7 +135,7 @@ def main():
 
     print(machine())
     print(f"VAE 784-{args.hidden}-{args.z_dim}, prior {args.prior}, likelihood "
-          f"{args.likelihood}, jit={args.jit}; median of {args.repeats} interleaved "
+          f"{args.likelihood}; median of {args.repeats} interleaved "
           f"repeats of {args.steps} steps")
     names = [n for n in ("pyrovae", "compiled", "torch", "torch-fused")
              if not (n == "compiled" and args.no_compiled)]

@@ -88,12 +88,7 @@ def _parser():
         metavar="KEY=VALUE",
         help="override any config key, e.g. --set model.encoder.hidden=[512,256]",
     )
-    t.add_argument(
-        "--jit",
-        action="store_true",
-        help="compile the ELBO with Pyro's JIT (trace and meanfield; same as "
-        "--set train.objective.jit=true)",
-    )
+    t.add_argument("--jit", action="store_true", help=argparse.SUPPRESS)  # replaced by --compile
     compiled = t.add_mutually_exclusive_group()
     compiled.add_argument("--compile", dest="compile", action="store_const", const=True,
                           help="trace the step's loss and gradient once and compile them "
@@ -216,7 +211,7 @@ def _positive(name, value):
 
 def _resume_only(args):
     """``--resume`` continues a run as it was configured: refuse any flag that would change it."""
-    given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "jit", "overwrite")
+    given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "overwrite")
              if flag != "epochs" and getattr(args, flag)]
     given += ["--set"] if args.set else []
     given += [f"--{'no-' * (not args.compile)}compile"] if args.compile is not None else []
@@ -242,7 +237,10 @@ def cmd_train(args):
         run_dir, module, rows = resume(args.resume, args.epochs, progress=progress, log=log)
     else:
         flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
-        overrides = (["train.objective.jit=true"] if args.jit else []) + args.set
+        if args.jit:
+            raise PyroVAEError("--jit (Pyro's JIT ELBOs) was replaced by --compile, which traces "
+                               "the whole step and is faster; use --compile")
+        overrides = list(args.set)
         if args.compile is not None:
             overrides.append(f"train.compile={str(args.compile).lower()}")
         config = load_config(args.config, overrides, **flags)

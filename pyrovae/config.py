@@ -67,7 +67,8 @@ class DataConfig:
     a likelihood on {0, 1} such as ``bernoulli``, none for every other); the fractions apply to data
     sets without a fixed split, drawn with ``split_seed``. ``labels`` (for ``model.kind = "m2"``)
     keeps that many training labels, balanced over the classes and chosen with ``split_seed``;
-    0 keeps them all.
+    0 keeps them all; ``labelled_every = N`` puts one labelled batch before every N unlabelled
+    ones (1: they alternate; see :class:`~pyrovae.data.labels.SemiSupervisedBatcher`).
     """
 
     name: str = "digits"
@@ -77,6 +78,7 @@ class DataConfig:
     test_fraction: float = 0.2
     split_seed: int = 0
     labels: int = 0
+    labelled_every: int = 1
 
 
 @dataclass
@@ -169,6 +171,7 @@ _POSITIVE = {
     "train.eval_batch_size",
     "train.eval_samples",
     "train.eval_every",
+    "data.labelled_every",
 }
 _NON_NEGATIVE = {
     "model.kl_weight",
@@ -430,9 +433,6 @@ def validate(config):
             value = getattr(section, f.name)
             if not isinstance(value, Component) and "options" not in f.metadata:
                 _check_type(f"{section_field.name}.{f.name}", value, f.default)
-    if config.train.compile and config.train.objective.options.get("jit"):
-        raise ConfigError("train.compile and train.objective.jit are two ways to trace the step; "
-                          "choose one (--compile is the newer and faster)")
     _model_kind(config).check_config(config)
     return config
 

@@ -32,7 +32,6 @@ from .divergence import DivergenceMonitor, TrainingError
 from .errors import ConfigError
 from .infer.analytic import kl_report
 from .infer.objectives import OBJECTIVES
-from .infer.objectives.jit import is_jit
 from .models.base import build_model
 from .noise import KeyedNoise
 from .optim import OPTIMIZERS
@@ -121,10 +120,6 @@ class Trainer:
         )
         self.scheduler = SCHEDULERS.resolve(scheduler, {"optimizer": self.optimizer})
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        if is_jit(self.objective):
-            if compile:
-                raise ConfigError("a jit objective cannot also be compiled; drop one")
-            module.param_store_name = f"pyrovae-{id(module):x}"  # unique per module
         self.compiled = None
         if compile:
             from .compiled import CompiledLoss
@@ -172,7 +167,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with pyro.validation_enabled(False):
             if self.compiled is None:
-                with self._noise(start, total):
+                with KeyedNoise(self.seed, self.global_step, start, total):
                     loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
                 if empty:  # (a Pyro plate cannot be empty; the same parameters get gradients)
                     loss = loss * 0.0
@@ -202,13 +197,6 @@ class Trainer:
         self.optimizer.step()
         self.global_step += 1
         return loss
-
-    def _noise(self, offset, total):
-        """Keyed noise for this step; Pyro's JIT ELBOs record their draws in the compiled
-        graph, so they keep torch's generator (and run in one process only)."""
-        if is_jit(self.objective):
-            return contextlib.nullcontext()
-        return KeyedNoise(self.seed, self.global_step, offset, total)
 
     def train_epoch(self, batches, bar=None):
         """One pass over ``batches``; returns the mean training loss in nats per example.
@@ -488,10 +476,6 @@ class _Session:
 
         t = config.train
         self.world, self.device = distributed.init(resolve_device(t.device))
-        if self.world.size > 1 and is_jit(OBJECTIVES.resolve(t.objective,
-                                                              {"max_plate_nesting": 1})):
-            raise ConfigError("jit objectives run in one process only (their compiled graph "
-                              "records the noise); drop --jit to train with several ranks")
         self.config, self.state = config, state
         self.log = log if self.world.is_main else (lambda *args, **kwargs: None)
         if t.num_threads > 0:
@@ -522,7 +506,8 @@ class _Session:
             compile=t.compile,
         )
         self.best_state = None  # the best epoch's weights, on ranks that write no best.pt
-        self.batches = self.dataset.batches(t.batch_size, t.seed)
+        self.batches = self.dataset.batches(t.batch_size, t.seed,
+                                            labelled_every=config.data.labelled_every)
         self.rows = []
         if state is not None:
             self.module.load_state_dict(state["state_dict"])

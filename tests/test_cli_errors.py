@@ -207,7 +207,7 @@ CASES = [
     ("labels-without-m2", lambda w: ["train", "--labels", "50"], "add --model m2"),
     ("m2-meanfield", lambda w: ["train", "--model", "m2", "--objective", "meanfield"],
      "no enumerated form"),
-    ("m2-jit", lambda w: ["train", "--model", "m2", "--jit"], "does not support jit"),
+    ("jit-replaced", lambda w: ["train", "--jit"], "replaced by --compile"),
     ("particles-zero", lambda w: ["train", "--set", "train.objective.num_particles=0"],
      "num_particles must be a positive integer"),
     ("unknown-scheduler", lambda w: ["train", "--set", "train.scheduler=\"cosin\""],

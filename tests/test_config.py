@@ -11,7 +11,7 @@ def test_defaults_are_resolved_with_every_option():
     assert config.data.name == "digits"
     assert config.model.prior == Component("normal", {})
     assert config.model.guide.options == {"min_scale": 1e-4}
-    assert config.train.objective.options == {"num_particles": 1, "jit": False}
+    assert config.train.objective.options == {"num_particles": 1}
     assert config.model.likelihood.name == "bernoulli"
 
 
@@ -46,7 +46,7 @@ objective = { name = "meanfield", num_particles = 4 }
     assert config.model.likelihood.options["learn_scale"] == "global"
     assert config.train.lr == 3e-4
     assert config.model.encoder.options["hidden"] == [32, 16]
-    assert config.train.objective == Component("meanfield", {"num_particles": 4, "jit": False})
+    assert config.train.objective == Component("meanfield", {"num_particles": 4})
 
 
 def test_flag_with_new_component_name_drops_old_options(tmp_path):

@@ -92,12 +92,13 @@ class DataSet:
         """A copy of this data set with every tensor moved to ``device``."""
         return replace(self, **{s: getattr(self, s).to(device) for s in SPLITS})
 
-    def batches(self, batch_size, seed):
+    def batches(self, batch_size, seed, labelled_every=1):
         """The training batches, a re-iterable of ``(x, y)`` (``y`` ``None`` where there are no
         labels, or for an unlabelled batch); each pass is one epoch, and the same ``seed`` gives
         the same sequence of epochs. The data layer decides everything about them: the order,
         the dynamic binarization and, when only some labels are kept, labelled batches
-        interleaved with unlabelled ones (:class:`~pyrovae.data.labels.SemiSupervisedBatcher`).
+        interleaved with unlabelled ones (:class:`~pyrovae.data.labels.SemiSupervisedBatcher`;
+        one labelled batch before every ``labelled_every`` unlabelled ones).
         """
         from .batcher import Batcher
         from .labels import SemiSupervisedBatcher
@@ -110,7 +111,8 @@ class DataSet:
         keep[self.labelled.cpu()] = True
         unlabelled = torch.arange(len(self.train))[~keep]
         return SemiSupervisedBatcher(self.train.x, self.train.y, self.labelled.cpu(), unlabelled,
-                                     batch_size=batch_size, dynamic_binarize=dynamic, seed=seed)
+                                     batch_size=batch_size, dynamic_binarize=dynamic, seed=seed,
+                                     labelled_every=labelled_every)
 
     def __repr__(self):
         sizes = "/".join(str(len(getattr(self, s))) for s in SPLITS)

@@ -7,6 +7,8 @@ unlabelled batch, cycling (and reshuffling) the small labelled set, so that one 
 over all the unlabelled data. Both are vectorized: no per-example Python.
 """
 
+import math
+
 import torch
 
 from ..errors import ConfigError, DataError
@@ -71,9 +73,13 @@ class SemiSupervisedBatcher:
     """Interleave labelled ``(x, y)`` batches with unlabelled ``(x, None)`` batches.
 
     Each epoch is one pass over the unlabelled examples in ``batch_size`` batches (the last one may
-    be smaller); before each of them comes one labelled batch of ``min(batch_size, L)`` examples
-    drawn from the ``L`` labelled ones, which are cycled and reshuffled whenever they run out. So
-    an epoch has ``2 × ceil(U / batch_size)`` steps. With no unlabelled example (every label kept)
+    be smaller); before the first of every ``labelled_every`` of them comes one labelled batch of
+    ``min(batch_size, L)`` examples drawn from the ``L`` labelled ones, which are cycled and
+    reshuffled whenever they run out. So an epoch has ``U_b + ceil(U_b / labelled_every)``
+    steps, ``U_b = ceil(U / batch_size)``: with the default 1, labelled and unlabelled batches
+    alternate (each labelled example is seen about U / L times per epoch); Pyro's SS-VAE
+    example shows each labelled example once per epoch (``labelled_every = U_b · batch / L``,
+    e.g. 500 for MNIST's 50 000 images with 100 labels at batch 100). With no unlabelled example (every label kept)
     an epoch is one pass over the labelled examples. Both streams are
     :class:`~pyrovae.data.Batcher` s (with their dynamic binarization).
 
@@ -84,9 +90,16 @@ class SemiSupervisedBatcher:
     :param int batch_size: examples per batch.
     :param bool dynamic_binarize: re-draw a binarization of ``x`` every pass.
     :param int seed: seeds both streams (the unlabelled one with ``seed + 1``).
+    :param int labelled_every: unlabelled batches per labelled one (default 1).
     """
 
-    def __init__(self, x, y, labelled, unlabelled, *, batch_size, dynamic_binarize=False, seed=0):
+    def __init__(self, x, y, labelled, unlabelled, *, batch_size, dynamic_binarize=False, seed=0,
+                 labelled_every=1):
+        if isinstance(labelled_every, bool) or not isinstance(labelled_every, int) \
+                or labelled_every < 1:
+            raise DataError(f"data.labelled_every must be a positive integer, got "
+                            f"{labelled_every!r}")
+        self.labelled_every = labelled_every
         if len(labelled) == 0:
             raise DataError("semi-supervised training needs at least one labelled example")
         labelled = labelled.to(x.device)
@@ -107,19 +120,22 @@ class SemiSupervisedBatcher:
 
     def __len__(self):
         """Steps (batches) per epoch."""
-        return len(self.labelled) if self.unlabelled is None else 2 * len(self.unlabelled)
+        if self.unlabelled is None:
+            return len(self.labelled)
+        return len(self.unlabelled) + math.ceil(len(self.unlabelled) / self.labelled_every)
 
     def __iter__(self):
         if self.unlabelled is None:
             yield from self.labelled
             return
         labelled = iter(self.labelled)
-        for x, _ in self.unlabelled:
-            batch = next(labelled, None)
-            if batch is None:  # the labelled set ran out: start another (reshuffled) pass
-                labelled = iter(self.labelled)
-                batch = next(labelled)
-            yield batch
+        for index, (x, _) in enumerate(self.unlabelled):
+            if index % self.labelled_every == 0:
+                batch = next(labelled, None)
+                if batch is None:  # the labelled set ran out: start another (reshuffled) pass
+                    labelled = iter(self.labelled)
+                    batch = next(labelled)
+                yield batch
             yield x, None
 
     def state_dict(self):

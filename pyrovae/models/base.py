@@ -71,10 +71,6 @@ class LatentVariableModel(nn.Module):
 
     #: plates nested in ``model``/``guide`` (for vectorized particles and enumeration)
     max_plate_nesting = 1
-    #: when set, the guide registers the module's parameters in Pyro's param store under this
-    #: name (``pyro.module``): Pyro's JIT ELBOs find parameters there. The trainer sets it once
-    #: for a JIT objective; the JIT graph then replays without re-registering every step.
-    param_store_name = None
     #: ``build`` keywords that are components: option -> registry kind (``"prior"``, ...)
     components = {}
     #: the :data:`FEATURES` this kind provides

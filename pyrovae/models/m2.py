@@ -7,8 +7,8 @@
         y_n ~ Cat(π)          [label_prior]        if y is None:           [classifier]
         z_n ~ p(z)            [prior]                y_n ~ Cat(softmax(classifier(x_n)))
         θ_n = decoder([z_n, onehot(y_n)])                 (enumerated: all K values at once)
-        x_n ~ p(x | θ_n)      [likelihood]         h_n = relu(encoder(x_n))
-                                                   z_n ~ q(z | head([h_n, onehot(y_n)]))  [guide]
+        x_n ~ p(x | θ_n)      [likelihood]         h_n = act(encoder(x_n) + E onehot(y_n))
+                                                   z_n ~ q(z | head(h_n))           [guide]
 
 With labels given, ``y`` is observed in the model and absent from the guide: the loss is the
 labelled −ELBO, −[log p(x|y,z) + log p(y) + log p(z) − log q(z|x,y)]. Without labels, ``y`` is
@@ -45,10 +45,15 @@ with Σ_y in closed form, and :meth:`M2.log_weight_sampler` the importance weigh
 w = Σ_y p(x, y, z_y) / q(z_y|x, y), z_y ~ q(z|x, y), one draw per class, whose mean is an
 unbiased estimate of p(x); so ``evaluate --iwae-k`` and ``compare`` work as for the VAE.
 
-Why the guide's q(z|x,y) is "encoder, then a head": the encoder (any registered one, convolutional
-ones included) sees only the image and emits ``features`` numbers h; a linear head maps
-[relu(h), onehot(y)] to the posterior family's parameters. So y enters nonlinearly in x, and no
-encoder needs to know about labels.
+Why the guide's q(z|x,y) is "encoder, label, activation, head": the encoder (any registered one,
+convolutional ones included) sees only the image and emits ``features`` pre-activations; the
+label adds its own learned vector (E onehot(y), one column of E per class), then the activation
+and a linear head give the posterior family's parameters. With a one-layer encoder (``mlp`` with
+``hidden = []``) this is exactly the first layer of Kingma et al.'s and Pyro's q(z|x,y), which
+take the concatenation [x, onehot(y)]: W [x; onehot(y)] = W_x x + W_y onehot(y). It is also the
+cheap way to enumerate: the encoder runs once per image and only the label's vector, the
+activation and the head run once per class. (An earlier design fed onehot(y) to the linear
+head only, after the nonlinearity, so y could only shift the posterior's parameters.)
 """
 
 import pyro
@@ -65,6 +70,7 @@ from ..infer.objectives.enum import EnumELBO
 from ..infer.objectives.trace import TraceELBO
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
+from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
@@ -97,12 +103,13 @@ class M2(LatentVariableModel):
     :param prior: a :class:`~pyrovae.priors.Prior`.
     :param likelihood: a :class:`~pyrovae.likelihoods.Likelihood`.
     :param posterior: a :class:`~pyrovae.guides.Posterior`, the family of q(z|x,y).
-    :param encoder: a network ``x -> features``.
-    :param head: ``nn.Linear(features + K, posterior.num_features)``.
+    :param encoder: a network ``x -> features`` (pre-activations).
+    :param head: ``nn.Linear(features, posterior.num_features)``.
     :param classifier: a network ``x -> K`` logits of q(y|x).
     :param decoder: a network ``[z, onehot(y)] -> (P,) + event_shape``.
     :param label_probs: p(y), a tensor of K probabilities.
     :param float alpha: weight of −log q(y|x) per labelled example (default 1).
+    :param str activation: the nonlinearity between encoder + label and head (default relu).
     """
 
     components = {"prior": "prior", "likelihood": "likelihood", "guide": "guide",
@@ -114,7 +121,7 @@ class M2(LatentVariableModel):
     auto_binarize = False
 
     def __init__(self, event_shape, num_classes, z_dim, prior, likelihood, posterior, encoder,
-                 head, classifier, decoder, label_probs, alpha=1.0):
+                 head, classifier, decoder, label_probs, alpha=1.0, activation="relu"):
         super().__init__()
         self.event_shape = tuple(event_shape)
         self.num_classes = int(num_classes)
@@ -124,6 +131,9 @@ class M2(LatentVariableModel):
         self.posterior = posterior
         self.encoder = encoder
         self.head = head
+        features = head.in_features
+        self.label_embedding = nn.Linear(self.num_classes, features, bias=False)
+        self.activation = activation_module(activation)
         self.classifier = classifier
         self.decoder = decoder
         self.register_buffer(
@@ -140,7 +150,7 @@ class M2(LatentVariableModel):
     @classmethod
     def build(cls, event_shape, num_classes, z_dim=4, prior="normal", likelihood="bernoulli",
               guide="diag-normal", encoder="mlp", decoder="mlp", classifier="mlp",
-              label_prior="uniform", alpha=1.0, features=128):
+              label_prior="uniform", alpha=1.0, features=128, activation="relu"):
         """Build M2 from component names, tables or objects (as :meth:`VAE.build`); these
         keywords are the ``[model]`` options of ``kind = "m2"``.
 
@@ -150,7 +160,11 @@ class M2(LatentVariableModel):
             draws in ``benchmarks/m2_digits_defaults.py``; MNIST recipes use 50).
         :param label_prior: ``"uniform"`` or a sequence of K class probabilities.
         :param float alpha: weight of −log q(y|x) per labelled example (default 1).
-        :param int features: encoder outputs fed to the head of q(z|x,y) (default 128).
+        :param int features: encoder outputs, to which the label's vector is added, before
+            the activation and the head of q(z|x,y) (default 128; Pyro's tutorial: 500 from a
+            one-layer encoder).
+        :param str activation: the nonlinearity there, one of the networks' activations
+            (default ``"relu"``; Pyro's tutorial: ``"softplus"``).
         """
         if num_classes is None:
             raise DataError(
@@ -176,9 +190,9 @@ class M2(LatentVariableModel):
             decoder,
             {"in_features": z_dim + k, "out_shape": (likelihood.params_per_pixel, *event_shape)},
         )
-        head = nn.Linear(features + k, posterior.num_features)
+        head = nn.Linear(features, posterior.num_features)
         m2 = cls(event_shape, k, z_dim, None, likelihood, posterior, encoder, head, classifier,
-                 decoder, label_probs, alpha)
+                 decoder, label_probs, alpha, activation)
         m2.prior = PRIORS.resolve(
             prior, {"z_dim": z_dim, "event_shape": event_shape, "posterior": m2.q_z}
         )
@@ -193,11 +207,6 @@ class M2(LatentVariableModel):
                 f"the m2 model sums over labels with Pyro's TraceEnum_ELBO, the enumerated form of "
                 f"the 'trace' objective; '{objective.name}' has no enumerated form: use "
                 "--objective trace"
-            )
-        if objective.options.get("jit"):
-            raise ConfigError(
-                "the m2 model does not support jit (its labelled and unlabelled batches differ "
-                "in structure); drop --jit / train.objective.jit"
             )
 
     # -- the two Pyro programs ---------------------------------------------------------------
@@ -258,9 +267,10 @@ class M2(LatentVariableModel):
         return dist.Categorical(logits=self.classifier(x))
 
     def q(self, x, y):
-        """q(z|x,y); ``y`` broadcasts against the batch (e.g. ``(K, 1)`` for all classes)."""
-        h = F.relu(self.encoder(x))
-        return self.posterior(self.head(with_label(h, y, self.num_classes)))
+        """q(z|x,y) = posterior(head(act(encoder(x) + E onehot(y)))); ``y`` broadcasts against
+        the batch (e.g. ``(K, 1)`` for all classes: the encoder still runs once per image)."""
+        label = self.label_embedding(one_hot(y, self.num_classes, self.head.weight.dtype))
+        return self.posterior(self.head(self.activation(self.encoder(x) + label)))
 
     def q_z(self, x):
         """q(z|x, ŷ) at the most probable label ŷ: the posterior handed to priors that ask for
@@ -352,7 +362,8 @@ class M2(LatentVariableModel):
     def parameter_groups(self):
         """q(z|x,y) (encoder, head, posterior), q(y|x) (classifier), p(x|y,z) (decoder and
         likelihood), p(z)."""
-        return self._groups({"encoder": (self.encoder, self.head, self.posterior),
+        return self._groups({"encoder": (self.encoder, self.label_embedding, self.head,
+                                         self.posterior),
                              "classifier": (self.classifier,),
                              "decoder": (self.decoder, self.likelihood),
                              "prior": (self.prior,)})

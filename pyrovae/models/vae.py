@@ -115,8 +115,6 @@ class VAE(LatentVariableModel):
 
     def guide(self, x, y=None, kl_weight=1.0):
         """q(z|x) from the encoder and the posterior family."""
-        if self.param_store_name is not None:
-            pyro.module(self.param_store_name, self)
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
                 pyro.sample("z", self.q(x))
@@ -143,21 +141,8 @@ class VAE(LatentVariableModel):
         return self.likelihood.mean(self.decoder(z))
 
     def loss(self, objective, x, y=None, kl_weight=1.0):
-        """The objective's −ELBO summed over the batch; labels play no part (and are not passed,
-        so a JIT objective sees tensors only; β is a keyword, which Pyro's JIT keys its
-        compiled graphs on)."""
-        if not torch.is_tensor(kl_weight) and kl_weight == 1:
-            return objective.differentiable_loss(*self.programs, x)
-        return objective.differentiable_loss(*self.programs, x, kl_weight=kl_weight)
-
-    @property
-    def programs(self):
-        """``(model, guide)`` as the same two bound-method objects on every call: Pyro's JIT
-        ELBOs key their compiled graph on ``id(model)``, and ``self.model`` makes a new
-        bound method (with a new id) on every attribute access."""
-        if "_programs" not in self.__dict__:
-            self.__dict__["_programs"] = (self.model, self.guide)
-        return self.__dict__["_programs"]
+        """The objective's −ELBO summed over the batch; labels play no part."""
+        return objective.differentiable_loss(self.model, self.guide, x, kl_weight=kl_weight)
 
     # -- what the estimators ask for --------------------------------------------------------
 

@@ -104,3 +104,27 @@ def test_the_data_layer_chooses_the_labels_and_owns_the_batching():
     assert sum(len(x) for x, _ in steps[1::2]) == len(data.train) - 50
     plain = load_dataset("digits").batches(64, seed=0)
     assert isinstance(plain, Batcher) and all(y is not None for _, y in plain)
+
+
+def test_labelled_every_puts_one_labelled_batch_before_every_n_unlabelled():
+    """1 201 unlabelled images at batch 100: 13 unlabelled batches; labelled_every = 5 puts a
+    labelled batch before the 1st, 6th and 11th (16 steps); with labelled_every = 13 each of
+    the 100 labelled examples is seen exactly once per epoch, as in Pyro's SS-VAE."""
+    import pyrovae as pv
+    from pyrovae.errors import DataError
+
+    x = torch.rand(1301, 4)
+    y = torch.arange(1301) % 10
+    labelled, unlabelled = torch.arange(100), torch.arange(100, 1301)
+    batches = pv.data.labels.SemiSupervisedBatcher(x, y, labelled, unlabelled, batch_size=100,
+                                                   labelled_every=5)
+    kinds = [yb is not None for _, yb in batches]
+    assert len(batches) == len(kinds) == 16
+    assert [i for i, k in enumerate(kinds) if k] == [0, 6, 12]
+    once = pv.data.labels.SemiSupervisedBatcher(x, y, labelled, unlabelled, batch_size=100,
+                                                labelled_every=13)
+    seen = torch.cat([xb for xb, yb in once if yb is not None])
+    assert seen.shape[0] == 100 and torch.equal(seen.sort(0).values, x[:100].sort(0).values)
+    with pytest.raises(DataError, match="labelled_every must be a positive integer"):
+        pv.data.labels.SemiSupervisedBatcher(x, y, labelled, unlabelled, batch_size=100,
+                                             labelled_every=0)

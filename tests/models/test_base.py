@@ -15,7 +15,7 @@ def test_a_kinds_options_are_its_build_keywords():
     assert set(MODELS.options("vae")) == {"z_dim", "prior", "likelihood", "guide", "encoder",
                                           "decoder"}
     assert set(MODELS.options("m2")) == set(MODELS.options("vae")) | {
-        "classifier", "label_prior", "alpha", "features"}
+        "classifier", "label_prior", "alpha", "features", "activation"}
     for name in MODELS.names():  # every component option names a registry that exists
         for option, registry in MODELS.get(name).components.items():
             assert option in MODELS.options(name)

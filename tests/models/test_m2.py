@@ -7,9 +7,10 @@ The model and guide under test (K = 3 classes, x in {0,1}^4, z in R^2)::
     y ~ Cat(π)            π = (0.2, 0.3, 0.5)       [y unobserved]  y ~ Cat(softmax(c(x)))
     z ~ N(0, I)                                                     (enumerated: y = 0, 1, 2)
     x ~ Bernoulli(logits = d([z, onehot(y)]))       z ~ N(μ, σ),  (μ, σ) = loc_scale(
-                                                        W [relu(e(x)), onehot(y)] + b)
+                                                        W relu(e(x) + E onehot(y)) + b)
 
-    c = classifier, e = encoder, d = decoder (tiny MLPs), W, b = the head.
+    c = classifier, e = encoder, d = decoder (tiny MLPs), E = the label embedding, W, b = the
+    head.
 
 With y unobserved TraceEnum_ELBO must give exactly (z pinned, one z_y per class)::
 
@@ -58,11 +59,16 @@ def log_bernoulli(x, logits):
     return (x * logits - F.softplus(logits)).sum(-1)
 
 
+def q_params(m2, x, onehot):
+    """(μ, σ) of q(z|x,y) written out: W relu(e(x) + E onehot(y)) + b, then loc_scale."""
+    h = torch.relu(m2.encoder(x) + onehot @ m2.label_embedding.weight.T)
+    return m2.posterior.loc_scale(h @ m2.head.weight.T + m2.head.bias)
+
+
 def hand_terms(m2, x, y, z):
     """log p(x|y,z) + log p(y) + log p(z) − log q(z|x,y) for labels ``y`` (B,) and z (B, 2)."""
     onehot = torch.eye(K, dtype=x.dtype)[y]
-    h = torch.cat([torch.relu(m2.encoder(x)), onehot], -1)
-    loc, scale = m2.posterior.loc_scale(m2.head(h))
+    loc, scale = q_params(m2, x, onehot)
     logits = m2.decoder(torch.cat([z, onehot], -1))[:, 0]
     log_py = torch.tensor(PRIOR, dtype=x.dtype).log()[y]
     log_pz = log_normal(z, torch.zeros_like(z), torch.ones_like(z))
@@ -191,8 +197,7 @@ def test_evaluate_sums_labels_in_closed_form(float64):
     elbo, variance = torch.zeros(2), torch.zeros(2)
     for k in range(K):
         onehot = torch.eye(K)[torch.full((2,), k)]
-        loc, scale = m2.posterior.loc_scale(m2.head(torch.cat([torch.relu(m2.encoder(x)),
-                                                               onehot], -1)))
+        loc, scale = q_params(m2, x, onehot)
         kl = 0.5 * (scale**2 + loc**2 - 1 - 2 * scale.log()).sum(-1)
         z = loc + scale * torch.randn(s, 2, 2)
         rec = log_bernoulli(x, m2.decoder(torch.cat([z, onehot.expand(s, 2, K)], -1))[..., 0, :])

@@ -8,8 +8,9 @@ form of a linear-Gaussian M2.
        p(z | x, y) = N(S Wᵀ (x − B_y − b) / σ², S),  S = (I + WᵀW / σ²)⁻¹  (diagonal: W has
                                                                          orthogonal columns)
 
-The model is the library's own ``M2.build`` with no hidden layers: the encoder emits
-[relu(x), relu(−x)] so that the linear head of q(z|x, y) can represent the exact posterior.
+The model is the library's own ``M2.build`` with no hidden layers: the encoder emits [x, −x, 0]
+and the label embedding adds onehot(y) to the last K features, so after the ReLU the head sees
+[relu(x), relu(−x), onehot(y)] and its linear map can represent the exact posterior.
 """
 
 import math
@@ -44,15 +45,18 @@ class LinearGaussianM2:
         flat = {"name": "mlp", "hidden": []}
         likelihood = {"name": "gaussian", "scale": SIGMA, "learn_scale": "fixed"}
         self.m2 = M2.build((D,), K, z_dim=Z, likelihood=likelihood,
-                           encoder=flat, decoder=flat, classifier=flat, features=2 * D,
+                           encoder=flat, decoder=flat, classifier=flat, features=2 * D + K,
                            label_prior=PI.tolist()).double()
         eye = torch.eye(D, dtype=torch.float64)
         S = torch.linalg.inv(torch.eye(Z, dtype=torch.float64) + self.W.T @ self.W / SIGMA**2)
         self.S = torch.diagonal(S)
         A = S @ self.W.T / SIGMA**2  # loc = A (x − B_y − b)
         with torch.no_grad():
-            self.m2.encoder.net[0].weight.copy_(torch.cat([eye, -eye]))
+            zeros = torch.zeros(K, D, dtype=torch.float64)
+            self.m2.encoder.net[0].weight.copy_(torch.cat([eye, -eye, zeros]))
             self.m2.encoder.net[0].bias.zero_()
+            self.m2.label_embedding.weight.zero_()
+            self.m2.label_embedding.weight[2 * D:] = torch.eye(K, dtype=torch.float64)
             self.m2.decoder.net[0].weight.copy_(torch.cat([self.W, self.B], dim=1))
             self.m2.decoder.net[0].bias.copy_(self.b)
             head = self.m2.head

@@ -2,9 +2,8 @@
 
 from .base import OBJECTIVES
 from .iwae import iwae
-from .jit import is_jit
 from .meanfield import meanfield
 from .renyi import RenyiELBO, renyi
 from .trace import trace
 
-__all__ = sorted(["OBJECTIVES", "RenyiELBO", "is_jit", "iwae", "meanfield", "renyi", "trace"])
+__all__ = sorted(["OBJECTIVES", "RenyiELBO", "iwae", "meanfield", "renyi", "trace"])

@@ -73,14 +73,12 @@ def check_particles(num_particles):
     return num_particles
 
 
-def trace_family(eager_cls, jit_cls, num_particles, jit, max_plate_nesting):
-    """An ELBO of the Trace_ELBO family: ``num_particles`` vectorized particles, eager or JIT."""
+def trace_family(cls, num_particles, max_plate_nesting):
+    """An ELBO of the Trace_ELBO family with ``num_particles`` vectorized particles."""
     check_particles(num_particles)
     options = dict(
         num_particles=num_particles,
         vectorize_particles=num_particles > 1,
         max_plate_nesting=max_plate_nesting,
     )
-    if jit:
-        return jit_cls(ignore_jit_warnings=True, **options)
-    return eager_cls(**options)
+    return cls(**options)

@@ -8,7 +8,6 @@ from torch.distributions import kl_divergence
 
 from ...errors import ConfigError
 from .base import OBJECTIVES, SyncFreeLoss, trace_family
-from .jit import JitMeanFieldELBO
 
 __all__ = ["MeanFieldELBO", "meanfield"]
 
@@ -60,10 +59,9 @@ def _check_reparameterized(site):
 
 
 @OBJECTIVES.register("meanfield")
-def meanfield(num_particles=1, jit=False, max_plate_nesting=1):
+def meanfield(num_particles=1, max_plate_nesting=1):
     """Pyro TraceMeanField_ELBO: analytic KL(q || p) where one is registered, else Monte Carlo.
 
     :param int num_particles: samples of z for the reconstruction term, vectorized (default 1).
-    :param bool jit: compile with Pyro's JIT (default ``False``; see :mod:`.jit`).
     """
-    return trace_family(MeanFieldELBO, JitMeanFieldELBO, num_particles, jit, max_plate_nesting)
+    return trace_family(MeanFieldELBO, num_particles, max_plate_nesting)

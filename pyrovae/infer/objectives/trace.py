@@ -3,7 +3,6 @@
 from pyro.infer import Trace_ELBO
 
 from .base import OBJECTIVES, SyncFreeLoss, score_function_surrogate, trace_family
-from .jit import JitTraceELBO
 
 __all__ = ["TraceELBO", "trace"]
 
@@ -29,10 +28,9 @@ class TraceELBO(SyncFreeLoss, Trace_ELBO):
 
 
 @OBJECTIVES.register("trace")
-def trace(num_particles=1, jit=False, max_plate_nesting=1):
+def trace(num_particles=1, max_plate_nesting=1):
     """Pyro Trace_ELBO: Monte Carlo ELBO, log p(x,z) − log q(z|x) at sampled z.
 
     :param int num_particles: samples of z per example, vectorized (default 1).
-    :param bool jit: compile with Pyro's JIT (default ``False``; see :mod:`.jit`).
     """
-    return trace_family(TraceELBO, JitTraceELBO, num_particles, jit, max_plate_nesting)
+    return trace_family(TraceELBO, num_particles, max_plate_nesting)
