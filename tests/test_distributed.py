@@ -134,9 +134,11 @@ def test_an_error_under_torchrun_is_one_line_per_rank_and_writes_nothing(tmp_pat
     done = torchrun("-m", "pyrovae", "train", "--out", tmp_path / "run", "--set",
                     "model.kind=nope", check=False)
     assert done.returncode != 0
-    errors = sorted(line for line in done.stderr.splitlines()
-                    if line.startswith("pyrovae: error"))
-    assert len(errors) == 2, done.stderr
-    assert errors[0].startswith("pyrovae: error (rank 1 of 2): ") and "'nope'" in errors[0]
-    assert errors[1].startswith("pyrovae: error: ") and "'nope'" in errors[1]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("pyrovae: error")]
+    # each rank that gets to report prints one line (rank 0 without a rank label); the first to
+    # exit makes torchrun stop the other, which on a busy machine may not have printed yet
+    assert 1 <= len(errors) <= 2, done.stderr
+    for line in errors:
+        assert line.split(": ", 2)[1] in ("error", "error (rank 1 of 2)"), line
+        assert line.endswith("unknown model 'nope'; choose one of: m2, vae"), line
     assert not (tmp_path / "run").exists()
