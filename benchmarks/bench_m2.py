@@ -2,6 +2,7 @@
 
     python benchmarks/bench_m2.py --data-dir ../shared/data      # MNIST, 100 labels
     python benchmarks/bench_m2.py --dataset digits --labels 50
+    python benchmarks/bench_m2.py --data-dir ../shared/data --compile --labelled-every 500
 
 Both models are built from configs through pyrovae's real code path (``build_model``,
 ``Trainer.train_epoch`` over ``DataSet.batches``) with an MLP encoder/decoder (and, for M2, a
@@ -37,12 +38,13 @@ def trainer_for(args, kind):
     if args.data_dir:
         overrides.append(f"data.dir={args.data_dir}")
     if kind == "m2":
-        overrides += [f"data.labels={args.labels}", f"model.classifier.hidden=[{args.hidden}]"]
+        overrides += [f"data.labels={args.labels}", f"model.classifier.hidden=[{args.hidden}]",
+                      f"data.labelled_every={args.labelled_every}"]
     config = pv.load_config(None, overrides)
     data = load_data(config)
     module = build_model(config, data.event_shape, data.num_classes)
-    trainer = pv.Trainer(module, config.train.objective, progress=False)
-    batches = data.batches(args.batch_size, seed=0)
+    trainer = pv.Trainer(module, config.train.objective, progress=False, compile=args.compile)
+    batches = data.batches(args.batch_size, seed=0, labelled_every=config.data.labelled_every)
     return trainer, batches, data
 
 
@@ -61,6 +63,9 @@ def main():
     p.add_argument("--hidden", type=int, default=400)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--labelled-every", type=int, default=1,
+                   help="unlabelled batches per labelled one (1: they alternate)")
+    p.add_argument("--compile", action="store_true", help="both models with the compiled step")
     args = p.parse_args()
     pyro.enable_validation(False)
     vae, vae_batches, data = trainer_for(args, "vae")
@@ -68,7 +73,8 @@ def main():
     k = data.num_classes
     print(machine())
     print(f"{args.dataset}: {len(data.train)} training images, {k} classes, {args.labels} labels;"
-          f" MLP width {args.hidden}, z {args.z_dim}, batch {args.batch_size}")
+          f" MLP width {args.hidden}, z {args.z_dim}, batch {args.batch_size}, a labelled batch"
+          f" every {args.labelled_every} unlabelled, compiled={args.compile}")
     timed_epoch(vae, vae_batches), timed_epoch(m2, m2_batches)  # warm-up
     pairs = [(timed_epoch(vae, vae_batches), timed_epoch(m2, m2_batches))
              for _ in range(args.repeats)]
