@@ -121,8 +121,8 @@ class CompiledLoss:
         return loss, dict(zip(names, grads, strict=True)), norm
 
     def _build(self, x, y, kl_weight, seed, step, offset, total):
-        from torch.fx.experimental.proxy_tensor import make_fx
         from torch.func import grad_and_value
+        from torch.fx.experimental.proxy_tensor import make_fx
 
         wrapper, module = self.wrapper, self.wrapper.module
         # 1. one eager pass: which noise the step draws, and which parameters get a gradient

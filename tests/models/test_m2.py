@@ -33,8 +33,8 @@ import pyro
 import pytest
 import torch
 import torch.nn.functional as F
-from pyro.poutine.messenger import Messenger
 from pyro.infer import Trace_ELBO
+from pyro.poutine.messenger import Messenger
 
 import pyrovae as pv
 from pyrovae.data.labels import choose_labels
