@@ -6,9 +6,10 @@ bookkeeping in Python. Here that Python runs once, while
 
     (parameters, x, y, β, noise) ↦ (−ELBO(x), ∇_parameters −ELBO(x))
 
-(``torch.func.grad_and_value`` over ``torch.func.functional_call`` of the model's ``loss``), and
-``torch.compile`` (inductor) turns the flat graph into fused kernels; later steps call the
-compiled graph and a fused Adam step. This works because pyrovae's objectives never read a
+(``torch.func.grad_and_value`` over ``torch.func.functional_call`` of the model's ``loss``),
+with flat tensor inputs and outputs, and inductor (``torch._inductor.compile``: no Dynamo guards
+to check on every call) turns the flat graph into fused kernels; later steps call the compiled
+graph and a fused Adam step. This works because pyrovae's objectives never read a
 tensor back (:mod:`pyrovae.infer.objectives.base`) and Pyro's per-step validation is off.
 
 Randomness stays exact: the first call of a graph runs the step eagerly under
@@ -86,14 +87,15 @@ class CompiledLoss:
 
     :param module: a :class:`~pyrovae.models.base.LatentVariableModel`.
     :param objective: the Pyro ELBO its ``loss`` takes (a sync-free one).
-    :param str backend: ``torch.compile``'s backend (default ``"inductor"``; ``None``: run the
-        traced graph without compiling it, which the tests use to check the trace quickly).
+    :param str backend: ``"inductor"`` (the default), another ``torch.compile`` backend, or
+        ``None``: run the traced graph without compiling it (the tests check traces that way).
     """
 
     def __init__(self, module, objective, backend="inductor"):
         self.wrapper = _Loss(module, objective)
         self.backend = backend
-        self.graphs = {}  # key -> (compiled graph, noise plan, names of differentiated params)
+        # key -> (compiled graph, noise plan, names of differentiated parameters, state inputs)
+        self.graphs = {}
 
     def __call__(self, x, y, kl_weight, seed, step, offset=0, total=None):
         """``(loss, {parameter name: gradient}, gradient norm)`` for the batch (the norm is
