@@ -87,6 +87,12 @@ class Trainer:
     :param int seed: keys the guide's noise at every step (default 0; :meth:`fit` sets it).
     :param bool compile: run the step's loss and gradient as a traced, compiled graph
         (:mod:`pyrovae.compiled`; default ``False``).
+    :param bool flush_denormal: flush subnormal floats to zero on the CPU
+        (``torch.set_flush_denormal``, for the whole process; default ``True``). As training
+        goes on, Adam's moment estimates and some gradients sink into the subnormal range,
+        where x86 arithmetic is many times slower: an M2 run on MNIST slowed from 11 s to 36 s
+        per epoch over 50 epochs, and a digits run from 0.15 s to 0.38 s per epoch over 14,
+        which stayed at 0.14–0.16 s with flushing. Values below 1.2e-38 become 0.
     """
 
     def __init__(
@@ -105,10 +111,13 @@ class Trainer:
         world=None,
         seed=0,
         compile=False,
+        flush_denormal=True,
     ):
         from . import distributed
         from .schedulers import SCHEDULERS
 
+        if flush_denormal:
+            torch.set_flush_denormal(True)  # a no-op (returning False) where unsupported
         self.module = module
         self.world = distributed.current() if world is None else world
         self.seed = int(seed)  # keys the guide's noise (:mod:`pyrovae.noise`), with the step
