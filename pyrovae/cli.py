@@ -453,8 +453,12 @@ def main(argv=None):
         command = f"pyrovae {args.command}"
         if args.command in NEEDS_PYRO:
             import pyro
+            import torch
 
             pyro.enable_validation(False)  # the data are checked once, when loaded
+            # before any parallel work: OpenMP's worker threads inherit the setting when they
+            # start (Trainer sets it too, but by then loading the data has started them)
+            torch.set_flush_denormal(True)
         status = COMMANDS[args.command](args)
         if args.command in NEEDS_PYRO:
             from .distributed import finish

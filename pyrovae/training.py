@@ -92,7 +92,9 @@ class Trainer:
         goes on, Adam's moment estimates and some gradients sink into the subnormal range,
         where x86 arithmetic is many times slower: an M2 run on MNIST slowed from 11 s to 36 s
         per epoch over 50 epochs, and a digits run from 0.15 s to 0.38 s per epoch over 14,
-        which stayed at 0.14–0.16 s with flushing. Values below 1.2e-38 become 0.
+        which stayed at 0.14–0.16 s with flushing. Values below 1.2e-38 become 0. The setting
+        is per thread and torch's CPU worker threads inherit it when they start, so the
+        command line sets it before any work; set it early in your own scripts too.
     """
 
     def __init__(
