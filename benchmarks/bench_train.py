@@ -98,15 +98,15 @@ def bench_epoch(args, objective, batch_size, data):
 
 def report(label, times, scale, unit):
     med = {name: statistics.median(t) * scale for name, t in times.items()}
-    cells = [f"{med[name]:>11.2f}" for name in times]
-    ratios = [f"{median_ratio(times, mine, base):>9.3f}" for mine in times
+    cells = [f"{med[name]:>12.2f}" for name in times]
+    ratios = [f"{median_ratio(times, mine, base):>17.3f}" for mine in times
               if mine in ("pyrovae", "compiled") for base in ("torch", "torch-fused")]
     print(f"{label} {''.join(cells)} {''.join(ratios)}   ({unit})")
 
 
 def header(times_names):
-    cells = "".join(f"{name:>11}" for name in times_names)
-    ratios = "".join(f"{f'{m[:4]}/{b}':>9}" for m in times_names if m in ("pyrovae", "compiled")
+    cells = "".join(f"{name:>12}" for name in times_names)
+    ratios = "".join(f"{f'{m}/{b}':>17}" for m in times_names if m in ("pyrovae", "compiled")
                      for b in ("torch", "torch-fused"))
     return f"{cells} {ratios}"
 
