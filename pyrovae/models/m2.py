@@ -12,8 +12,10 @@
 
 With labels given, ``y`` is observed in the model and absent from the guide: the loss is the
 labelled −ELBO, −[log p(x|y,z) + log p(y) + log p(z) − log q(z|x,y)]. Without labels, ``y`` is
-a guide site marked ``infer={"enumerate": "parallel"}`` and Pyro's ``TraceEnum_ELBO`` sums over
-its K values exactly (one batched pass, an enumeration dimension left of the data plate)::
+a guide site marked ``infer={"enumerate": "parallel"}`` and the enumerated ELBO sums over its K
+values exactly (one batched pass, an enumeration dimension left of the data plate; pyrovae's
+:class:`~pyrovae.infer.objectives.enum.EnumELBO`, which computes Pyro's ``TraceEnum_ELBO``
+without host synchronization)::
 
     ELBO_U(x) = Σ_y q(y|x) [log p(x|y,z_y) + log p(y) + log p(z_y) − log q(z_y|x,y)]
                 − Σ_y q(y|x) log q(y|x),        z_y ~ q(z|x,y)
@@ -34,8 +36,8 @@ was flat to falling in α: 0.911, 0.908, 0.897 for α = 0.1, 1, 10 (grey levels,
 0.825, 0.819, 0.794 for α = 1, 10, 50 (binarized, z_dim 16); the default is ``alpha = 1``.
 Pyro's tutorial uses 46 with a different batching.
 
-Objectives. The config's ``trace`` objective (Pyro's ``Trace_ELBO``) is replaced by a
-``TraceEnum_ELBO`` with the same particles (:meth:`M2.enumerated`); note that the latter still
+Objectives. The config's ``trace`` objective (Pyro's ``Trace_ELBO``) is replaced by an
+``EnumELBO`` with the same particles (:meth:`M2.enumerated`); note that it still
 estimates the z part of the KL by Monte Carlo. The others are refused when the config is loaded
 (:meth:`M2.check_objective`): Pyro has no enumerated ELBO with a closed-form KL, and the
 importance-weighted objectives have no enumerated form.
@@ -236,7 +238,7 @@ class M2(LatentVariableModel):
             return objective
         if type(objective) not in (TraceELBO, Trace_ELBO):
             raise ConfigError(
-                f"the m2 model needs the 'trace' objective (it becomes TraceEnum_ELBO), got "
+                f"the m2 model needs the 'trace' objective (it becomes the enumerated ELBO), got "
                 f"{type(objective).__name__}; use --objective trace"
             )
         key = id(objective)
