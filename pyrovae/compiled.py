@@ -78,6 +78,13 @@ def _views_as_reshapes(graph):
     graph.recompile()
 
 
+def _draw(plan, seed, step, offset, total, device):
+    """The keyed noise of a graph's planned draws (:class:`~pyrovae.noise.RecordedNoise`'s
+    ``(site, index, shape, axis, dtype)``), as :class:`~pyrovae.noise.KeyedNoise` draws it."""
+    return [keyed_normal(site_seed(seed, step, site, index), shape, axis, offset, total, dtype,
+                         device) for site, index, shape, axis, dtype in plan]
+
+
 def _weight_key(kl_weight):
     return "one" if kl_weight == 1 else "zero" if kl_weight == 0 else "tensor"
 
@@ -116,9 +123,7 @@ class CompiledLoss:
             inputs.append(y)
         if _weight_key(kl_weight) == "tensor":
             inputs.append(torch.as_tensor(kl_weight, dtype=x.dtype, device=x.device))
-        inputs.extend(keyed_normal(site_seed(seed, step, site, index), shape, axis, offset,
-                                   total, dtype, x.device)
-                      for site, index, shape, axis, dtype in plan)
+        inputs.extend(_draw(plan, seed, step, offset, total, x.device))
         loss, norm, *grads = graph(*inputs)
         return loss, dict(zip(names, grads, strict=True)), norm
 
@@ -166,8 +171,7 @@ class CompiledLoss:
         example = [t.detach() for t in state] + [x] + ([y] if y is not None else [])
         if weight_key == "tensor":
             example.append(torch.as_tensor(kl_weight, dtype=x.dtype, device=x.device))
-        example += [keyed_normal(site_seed(seed, step, site, index), shape, axis, offset, total,
-                                 dtype, x.device) for site, index, shape, axis, dtype in plan]
+        example += _draw(plan, seed, step, offset, total, x.device)
         try:
             graph = make_fx(flat)(*example)
         except ConfigError:

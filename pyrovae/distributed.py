@@ -34,10 +34,9 @@ class World:
     :param int local_size: ranks on this machine (for threads per rank).
     """
 
-    def __init__(self, rank=0, size=1, local_rank=0, local_size=1, device="cpu"):
+    def __init__(self, rank=0, size=1, local_rank=0, local_size=1):
         self.rank, self.size = int(rank), int(size)
         self.local_rank, self.local_size = int(local_rank), int(local_size)
-        self.device = device  # where the collectives' own small tensors live
 
     @property
     def is_main(self):
@@ -88,23 +87,6 @@ class World:
         dist.all_gather(parts, padded)
         return torch.cat([part[: stop - start] for part, (start, stop) in zip(parts, sizes)])
 
-    def all_agree(self, flag):
-        """Whether ``flag`` holds on every rank (one all-reduce; ``True`` in one process)."""
-        if self.size == 1:
-            return bool(flag)
-        import torch
-        import torch.distributed as dist
-
-        value = torch.tensor([0.0 if flag else 1.0], device=self.device)
-        dist.all_reduce(value)
-        return value.item() == 0
-
-    def barrier(self):
-        if self.size > 1:
-            import torch.distributed as dist
-
-            dist.barrier()
-
     def __repr__(self):
         return f"World(rank={self.rank}, size={self.size})"
 
@@ -150,7 +132,6 @@ def init(device):
     if device.type == "cuda":
         device = torch.device("cuda", world.local_rank % max(1, torch.cuda.device_count()))
         torch.cuda.set_device(device)
-        world.device = device
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     _current[0] = world

@@ -13,7 +13,6 @@ schedule and keeps the best validation ELBO for early stopping.
 bit, from the training state its checkpoint holds.
 """
 
-import contextlib
 import math
 import sys
 import time
