@@ -31,7 +31,9 @@ def _write():
 
 
 # -- written by python -m pyrovae.catalogue; do not edit below --
-CATALOGUE = {'models': {'m2': 'Semi-supervised M2 (Kingma et al. 2014): p(y) p(z) p(x|y,z), q(y|x) q(z|x,y), '
+CATALOGUE = {'models': {'cvae': 'A conditional VAE of x given its label y: p(z|y) p(x|z,y) with the guide '
+                    'q(z|x,y).',
+            'm2': 'Semi-supervised M2 (Kingma et al. 2014): p(y) p(z) p(x|y,z), q(y|x) q(z|x,y), '
                   'labels enumerated.',
             'vae': 'A VAE assembled from components: p(z) p(x|z) with an amortized guide q(z|x).'},
  'datasets': {'binarized-mnist': "Larochelle's fixed binarized MNIST (no labels), 28x28 in {0, 1}, "

@@ -67,7 +67,7 @@ def _parser():
     t.add_argument("--config", metavar="FILE", help="a TOML config file")
     t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
     t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
-    t.add_argument("--model", metavar="KIND", help="model kind (vae, m2)")
+    t.add_argument("--model", metavar="KIND", help="model kind (vae, m2, cvae)")
     t.add_argument("--labels", type=int, metavar="N",
                    help="m2: keep N training labels, balanced over the classes (0: all)")
     t.add_argument("--prior", metavar="NAME")
@@ -158,6 +158,9 @@ def _parser():
     s.add_argument("-n", type=int, default=64, metavar="N", help="number of samples")
     s.add_argument("-o", "--output", metavar="FILE.png", help="default RUN_DIR/samples-N.png")
     s.add_argument("--seed", type=_seed, default=0, metavar="N")
+    s.add_argument("--class", dest="label", type=int, metavar="K",
+                   help="draw every sample from class K (0..K-1) of a label-aware model "
+                   "(cvae, m2)")
     s.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
                    "epoch); runs without best.pt use the last")
@@ -260,6 +263,7 @@ def cmd_train(args):
     print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
     for name in ("config.toml", "metrics.csv", "checkpoint.pt", "best.pt", "results.json",
                  "samples.png", "reconstructions.png", "conditional_samples.png",
+                 "class_samples.png",
                  "analogies.png"):
         if (Path(run_dir) / name).exists() and not args.quiet:
             print(f"  {Path(run_dir) / name}")
@@ -301,7 +305,8 @@ def cmd_evaluate(args):
 
         pyro.set_rng_seed(args.seed)
         start = time.perf_counter()
-        bound = evaluate_log_likelihood(module, split.x, args.iwae_k, world=world)
+        bound = evaluate_log_likelihood(module, split.x, args.iwae_k, world=world,
+                                        y=module.given(split.y))
         result.update(log_likelihood=bound["log_likelihood"],
                       log_likelihood_stderr=bound["log_likelihood_stderr"],
                       iwae_k=args.iwae_k, log_likelihood_seconds=time.perf_counter() - start)
@@ -349,10 +354,11 @@ def cmd_compare(args):
         module.require(feature, "compare")  # before any work
     dataset = load_data(config, device)
     module.check_data(dataset)
-    x = dataset.split(args.split).x
+    split = dataset.split(args.split)
+    x, y = split.x, module.given(split.y)
     if args.max_examples:
-        x = x[: args.max_examples]
-    result = compare(module, x, repeats=args.repeats, seed=args.seed, draws=args.draws)
+        x, y = x[: args.max_examples], None if y is None else y[: args.max_examples]
+    result = compare(module, x, repeats=args.repeats, seed=args.seed, draws=args.draws, y=y)
     result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
               **result}
     if plot is not None:
@@ -377,10 +383,22 @@ def cmd_sample(args):
     _positive("-n", args.n)
     output = _png_path("-o", args.output) if args.output else None
     config, module, state, _ = _open_run(args.run_dir, checkpoint=args.checkpoint)
-    output = output or Path(args.run_dir) / f"samples-{args.n}.png"
+    label = None
+    if args.label is not None:
+        classes = getattr(module, "num_classes", None)
+        if classes is None:
+            raise PyroVAEError(f"--class needs a model of labelled data (cvae, m2); "
+                               f"{args.run_dir} is a '{module.kind}' model: drop --class")
+        if not 0 <= args.label < classes:
+            raise PyroVAEError(f"--class {args.label} is not a class of this model; give one "
+                               f"of 0..{classes - 1}")
+        label = args.label
+    name = f"samples-{args.n}" + (f"-class{label}" if label is not None else "")
+    output = output or Path(args.run_dir) / f"{name}.png"
     pyro.set_rng_seed(args.seed)
-    save_samples(module, args.n, output, tuple(state["event_shape"]))
-    print(f"wrote {args.n} samples to {output}")
+    save_samples(module, args.n, output, tuple(state["event_shape"]), label=label)
+    what = f" of class {label}" if label is not None else ""
+    print(f"wrote {args.n} samples{what} to {output}")
     return 0
 
 

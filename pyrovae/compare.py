@@ -47,24 +47,24 @@ __all__ = [
 
 
 def _elbo(kl):
-    def estimate(model, x, k, max_rows):
+    def estimate(model, x, k, max_rows, y=None):
         rows = max(1, max_rows // (k * model.rows_per_sample))
-        summary = evaluate_elbo(model, x, batch_size=rows, num_samples=k, kl=kl)
+        summary = evaluate_elbo(model, x, batch_size=rows, num_samples=k, kl=kl, y=y)
         return summary["elbo"], summary["elbo_stderr"]
 
     return estimate
 
 
 def _per_example(estimator):
-    def estimate(model, x, k, max_rows):
-        values = estimator(model, x, k, max_rows=max_rows)
+    def estimate(model, x, k, max_rows, y=None):
+        values = estimator(model, x, k, max_rows=max_rows, y=y)
         stderr = values.std().item() / math.sqrt(values.numel()) if values.numel() > 1 else math.nan
         return values.mean().item(), stderr
 
     return estimate
 
 
-#: family -> (description, ``estimate(model, x, k, max_rows) -> (mean, stderr)``)
+#: family -> (description, ``estimate(model, x, k, max_rows, y=None) -> (mean, stderr)``)
 FAMILIES = {
     "elbo-mc": ("ELBO, Monte Carlo KL", _elbo("monte-carlo")),
     "elbo-analytic": ("ELBO, analytic KL", _elbo("analytic")),
@@ -90,8 +90,9 @@ DEFAULT_ESTIMATORS = (
 
 
 def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
-                       max_rows=DEFAULT_MAX_ROWS):
-    """Run every estimator ``repeats`` times on ``x``.
+                       max_rows=DEFAULT_MAX_ROWS, y=None):
+    """Run every estimator ``repeats`` times on ``x`` (given the conditions ``y`` for a
+    conditional model: ``model.given(labels)``).
 
     :returns: a list of rows ``{"family", "estimator", "k", "mean", "std", "stderr",
         "seconds", "available"}``; ``available`` is False (and the numbers NaN) for an
@@ -105,7 +106,7 @@ def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=
             for r in range(repeats):
                 pyro.set_rng_seed(seed + r)
                 start = time.perf_counter()
-                mean, stderr = estimate(model, x, est.k, max_rows)
+                mean, stderr = estimate(model, x, est.k, max_rows, y=y)
                 seconds.append(time.perf_counter() - start)
                 means.append(mean)
                 stderrs.append(stderr)
@@ -128,8 +129,9 @@ def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=
     return rows
 
 
-def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0):
-    """Gradient noise of ``trace`` and ``meanfield`` on the batch ``x`` for each particle count.
+def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None):
+    """Gradient noise of ``trace`` and ``meanfield`` on the batch ``x`` (conditions ``y``) for
+    each particle count.
 
     An objective the model kind cannot train with (M2 has no closed-form-KL objective) gives
     rows with ``available`` False and NaN statistics, and the reason in ``note``.
@@ -157,7 +159,7 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0):
                 name, {"max_plate_nesting": model.max_plate_nesting}, num_particles=p
             )
             start = time.perf_counter()
-            noise = gradient_noise(model, objective, x, draws=draws, seed=seed)
+            noise = gradient_noise(model, objective, x, draws=draws, seed=seed, y=y)
             seconds = time.perf_counter() - start
             for group, stats in noise.items():
                 rows.append({"objective": name, "particles": p, "group": group, **stats,
@@ -166,7 +168,7 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0):
 
 
 def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
-            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS):
+            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS, y=None):
     """The whole comparison: estimator table and gradient noise (on the first
     ``gradient_batch`` examples of ``x``).
 
@@ -179,6 +181,8 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     :param int draws: gradient draws per objective and particle count (default 20).
     :param int gradient_batch: examples in the fixed gradient batch (default 100).
     :param int max_rows: samples × images per decoder call (default 8192).
+    :param y: the examples' conditions for a conditional model (``model.given(labels)``), so
+        every estimate is of log p(x|y); ``None`` otherwise.
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
@@ -189,12 +193,13 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
         "num_examples": int(x.shape[0]),
         "repeats": int(repeats),
         "seed": int(seed),
-        "estimators": compare_estimators(model, x, estimators, repeats, seed, max_rows),
+        "estimators": compare_estimators(model, x, estimators, repeats, seed, max_rows, y),
     }
     batch = x[:gradient_batch]
+    batch_y = None if y is None else y[:gradient_batch]
     result["gradient_batch"] = int(batch.shape[0])
     result["gradient_draws"] = int(draws)
-    result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed)
+    result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed, batch_y)
     return result
 
 

@@ -60,12 +60,14 @@ def save_grid(images, path, nrow, target_width=640, elsewhere="another --out"):
     return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
 
-def save_samples(module, n, path, event_shape, elsewhere="another -o"):
+def save_samples(module, n, path, event_shape, elsewhere="another -o", label=None):
     """A square-ish PNG grid of ``n`` samples E[x|z], z from the model's prior (``pyrovae
-    sample``); data that are not images are refused in one line."""
+    sample``), all of class ``label`` when given (a label-aware model: ``sample(n, label)``);
+    data that are not images are refused in one line."""
     from .errors import PyroVAEError
 
-    images = as_images(module.sample(n), event_shape)
+    drawn = module.sample(n) if label is None else module.sample(n, label)
+    images = as_images(drawn, event_shape)
     if images is None:
         raise PyroVAEError("this run's data are not images; samples cannot be drawn as a grid")
     return save_grid(images, path, nrow=max(1, int(round(n**0.5))), elsewhere=elsewhere)

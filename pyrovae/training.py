@@ -351,8 +351,9 @@ def write_figures(module, dataset, run_dir, n=64):
     if samples is not None:
         written.append(save_grid(samples, Path(run_dir) / "samples.png", nrow=8))
         x = dataset.test.x[:32]
+        y = None if dataset.test.y is None else module.given(dataset.test.y[:32])
         originals = as_images(x, dataset.event_shape)
-        recons = as_images(module.reconstruct(x), dataset.event_shape)
+        recons = as_images(module.reconstruct(x, y), dataset.event_shape)
         written.append(
             save_reconstructions(originals, recons, Path(run_dir) / "reconstructions.png")
         )
@@ -498,7 +499,9 @@ class _Session:
                                   self.dataset.num_classes).to(self.device)
         self.module.check_data(self.dataset)
         self.kl_lines = [site.line for site in
-                         kl_report(self.module, t.objective, self.dataset.train.x[:2])]
+                         kl_report(self.module, t.objective, self.dataset.train.x[:2],
+                                   None if self.dataset.train.y is None
+                                   else self.dataset.train.y[:2])]
         self.trainer = Trainer(
             self.module,
             t.objective,
@@ -640,7 +643,7 @@ class _Session:
         if t.final_iwae_k:
             start = time.perf_counter()
             bound = evaluate_log_likelihood(self.module, test.x, t.final_iwae_k,
-                                            world=self.world)
+                                            world=self.world, y=self.module.given(test.y))
             bound["seconds"] = time.perf_counter() - start
             result["test"].update(bound)
         return result

@@ -131,3 +131,34 @@ def test_output_cut_short_by_a_pipe_is_not_an_error():
     err = proc.stderr.read()
     assert proc.wait() == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_cvae_trains_evaluates_and_samples_a_chosen_class(tmp_path, capsys):
+    """``--model cvae``: the run has its one-row-per-class figure; ``evaluate`` and its
+    ``--iwae-k`` bound are of log p(x|y) (the bound above the ELBO); ``sample --class``."""
+    run = train(tmp_path, "--model", "cvae", "--set", "model.features=16")
+    assert (run / "class_samples.png").stat().st_size > 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--iwae-k", "50", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["num_examples"] == 359 and result["kl_method"] == "analytic"
+    assert result["elbo"] < result["log_likelihood"] < 0
+    assert main(["sample", str(run), "-n", "8", "--class", "3"]) == 0
+    assert "of class 3" in capsys.readouterr().out
+    assert (run / "samples-8-class3.png").stat().st_size > 0
+    for bad, message in ((["--class", "10"], "give one of 0..9"), ):
+        assert main(["sample", str(run), *bad]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_sample_class_needs_a_label_aware_model(trained, capsys):
+    assert main(["sample", str(trained), "--class", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "cvae, m2" in err and "drop --class" in err
+
+
+def test_cvae_refuses_a_few_labels(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "r"), *TINY, "--model", "cvae",
+                 "--labels", "50"]) == 2
+    assert "every example" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()

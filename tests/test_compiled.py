@@ -29,12 +29,16 @@ CASES = [
     ("vae", {"name": "trace", "num_particles": 3}, 0.0, False), ("vae", "iwae", 1.0, False),
     ("vae-iaf", "trace", 1.0, False), ("vae-vamp", "meanfield", 1.0, False),
     ("m2", "trace", 1.0, False), ("m2", "trace", 0.3, True),
+    ("cvae", "trace", 1.0, True), ("cvae-class-prior", "meanfield", 0.5, True),
 ]
 
 
 def build(kind, digits):
     if kind == "m2":
         return pv.models.M2.build(digits.event_shape, 10, z_dim=3)
+    if kind.startswith("cvae"):
+        return pv.models.CVAE.build(digits.event_shape, 10, z_dim=3,
+                                    class_prior=kind == "cvae-class-prior")
     options = {"vae-iaf": {"guide": "iaf"}, "vae-vamp": {"prior": "vamp"}}.get(kind, {})
     return pv.VAE.build(digits.event_shape, z_dim=3, **options)
 

@@ -49,8 +49,9 @@ def assert_same_run(a, b):
 SCHEDULE = ["model.kl_warmup_epochs=3", "train.scheduler={name=\"step\", step_size=3, gamma=0.5}"]
 
 
-@pytest.mark.parametrize("kind", [[], ["model.kind=\"m2\"", "data.labels=50"]],
-                         ids=["vae-dynamic-binarization", "m2-50-labels"])
+@pytest.mark.parametrize("kind", [[], ["model.kind=\"m2\"", "data.labels=50"],
+                                  ["model.kind=\"cvae\"", "model.class_prior=true"]],
+                         ids=["vae-dynamic-binarization", "m2-50-labels", "cvae-class-prior"])
 def test_resume_at_an_epoch_boundary_is_bit_for_bit(tmp_path, kind):
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     pv.train(config(straight, *SCHEDULE, *kind, "train.epochs=5"), **QUIET)

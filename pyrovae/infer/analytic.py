@@ -69,7 +69,7 @@ def pyro_name(elbo):
     return cls.__name__
 
 
-def kl_report(module, objective, x=None):
+def kl_report(module, objective, x=None, y=None):
     """Per latent site of ``module``: is the KL analytic under ``objective``?
 
     The guide is traced on ``x`` (default: a batch of two examples with every value 0.5, which
@@ -79,6 +79,7 @@ def kl_report(module, objective, x=None):
     :param module: a built model kind with ``model``, ``guide`` and ``event_shape``.
     :param objective: an objective name, table, Component or Pyro ELBO object.
     :param x: an optional batch to trace on.
+    :param y: its labels, for a conditional model (default: class 0 for every example).
     :returns: a list of :class:`SiteKL`, in the guide's order.
     """
     elbo = OBJECTIVES.resolve(objective, {"max_plate_nesting": module.max_plate_nesting})
@@ -87,9 +88,14 @@ def kl_report(module, objective, x=None):
         param = next(module.parameters(), None)
         device = param.device if param is not None else None
         x = torch.full((2, *module.event_shape), 0.5, device=device)
+    args = (x,)
+    if getattr(module, "conditional", False):
+        args = (x, y if y is not None else torch.zeros(x.shape[0], dtype=torch.long,
+                                                       device=x.device))
     with torch.no_grad():
-        guide_trace = poutine.trace(module.guide).get_trace(x)
-        model_trace = poutine.trace(poutine.replay(module.model, trace=guide_trace)).get_trace(x)
+        guide_trace = poutine.trace(module.guide).get_trace(*args)
+        model_trace = poutine.trace(poutine.replay(module.model, trace=guide_trace)).get_trace(
+            *args)
     report = []
     for name, site in guide_trace.nodes.items():
         if (

@@ -47,7 +47,7 @@ def kl_term(q, p, z, kl="auto"):
     return (q.log_prob(z) - p.log_prob(z)).mean(0), "monte-carlo"
 
 
-def elbo_terms(model, x, num_samples=1, kl="auto"):
+def elbo_terms(model, x, num_samples=1, kl="auto", y=None):
     """Per-example ELBO terms of ``x`` (batch ``(B,)``) for any model kind: its
     :meth:`~pyrovae.models.base.LatentVariableModel.elbo_terms`.
 
@@ -56,7 +56,7 @@ def elbo_terms(model, x, num_samples=1, kl="auto"):
         ``"monte-carlo"``.
     :returns: ``({"elbo", "reconstruction", "kl"}: tensors of shape (B,), kl_method)``.
     """
-    return model.elbo_terms(x, num_samples=num_samples, kl=kl)
+    return model.elbo_terms(x, num_samples=num_samples, kl=kl, y=y)
 
 
 def summarize(values):
@@ -68,7 +68,7 @@ def summarize(values):
 
 
 @torch.no_grad()
-def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto", world=None):
+def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto", world=None, y=None):
     """Mean ELBO, reconstruction and KL over ``x`` in nats per example, with standard errors.
 
     Returns a dict with ``elbo``, ``reconstruction``, ``kl`` (means), ``*_stderr`` (standard
@@ -77,18 +77,22 @@ def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto", world=Non
     :param world: data-parallel ranks (:class:`~pyrovae.distributed.World`): each evaluates its
         shard of ``x`` and the per-example values are gathered, so every rank returns the same
         summary of all of ``x``.
+    :param y: the condition of each example for a conditional model (``model.given(labels)``):
+        the ELBO is then a bound on log p(x|y); ``None`` otherwise.
     """
     n = x.shape[0]
     if world is not None:
-        x = world.shard(x)
+        x, y = world.shard(x), None if y is None else world.shard(y)
     parts = {"elbo": [], "reconstruction": [], "kl": []}
     method = None
     for start in range(0, x.shape[0], batch_size):
-        terms, method = model.elbo_terms(x[start : start + batch_size], num_samples, kl)
+        yb = None if y is None else y[start : start + batch_size]
+        terms, method = model.elbo_terms(x[start : start + batch_size], num_samples, kl, y=yb)
         for key, value in terms.items():
             parts[key].append(value)
     if method is None:  # an empty shard: ask for the method on no examples
-        terms, method = model.elbo_terms(x[:0], num_samples, kl)
+        terms, method = model.elbo_terms(x[:0], num_samples, kl,
+                                         y=None if y is None else y[:0])
         for key, value in terms.items():
             parts[key].append(value)
     result = {}

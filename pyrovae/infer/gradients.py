@@ -25,7 +25,7 @@ import torch
 __all__ = ["gradient_draws", "gradient_noise", "noise_statistics"]
 
 
-def gradient_draws(model, objective, x, draws, groups=None):
+def gradient_draws(model, objective, x, draws, groups=None, y=None):
     """D independent gradients of ``objective``'s loss per example on the batch ``x``, for the
     ELBO itself (β = 1, whatever β the run trained with).
 
@@ -39,7 +39,7 @@ def gradient_draws(model, objective, x, draws, groups=None):
     params = [p for group in groups.values() for p in group]
     out = {name: [] for name in groups}
     for _ in range(draws):
-        loss = model.loss(objective, x) / x.shape[0]
+        loss = model.loss(objective, x, y) / x.shape[0]
         grads = iter(torch.autograd.grad(loss, params, allow_unused=True))
         for name, group in groups.items():
             flat = [torch.zeros_like(p) if g is None else g for p, g in zip(group, grads)]
@@ -57,7 +57,7 @@ def noise_statistics(samples):
             "mean_norm": norm.item()}
 
 
-def gradient_noise(model, objective, x, draws=20, seed=0):
+def gradient_noise(model, objective, x, draws=20, seed=0, y=None):
     """Noise statistics of ``objective``'s gradient per parameter group on the batch ``x``.
 
     :param int draws: independent gradient draws D (default 20; needs ≥ 2).
@@ -67,5 +67,5 @@ def gradient_noise(model, objective, x, draws=20, seed=0):
     if draws < 2:
         raise ValueError(f"draws must be at least 2 to estimate a variance, got {draws}")
     pyro.set_rng_seed(seed)
-    samples = gradient_draws(model, objective, x, draws)
+    samples = gradient_draws(model, objective, x, draws, y=y)
     return {name: noise_statistics(s) for name, s in samples.items()}

@@ -26,7 +26,7 @@ __all__ = ["evaluate_log_likelihood", "importance_bound"]
 
 @torch.no_grad()
 def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
-                     image_chunk=None, world=None):
+                     image_chunk=None, world=None, y=None):
     """L_K(x_n) for every example (float64, shape ``(N,)``), nats.
 
     :param model: a model kind (e.g. :class:`~pyrovae.models.VAE` or ``M2``).
@@ -38,23 +38,27 @@ def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_ch
     :param int image_chunk: images per chunk (default from ``max_rows``).
     :param world: data-parallel ranks (:class:`~pyrovae.distributed.World`): each bounds its
         shard of the images and every rank gets all ``N`` bounds.
+    :param y: the condition of each example for a conditional model (``model.given(labels)``),
+        so the bound is on log p(x|y); ``None`` otherwise.
     """
     model.require("importance", "the importance-sampled bound")
     rows = max(1, max_rows // model.rows_per_sample)
     n = x.shape[0]
     if world is not None:
-        x = world.shard(x)
-    bounds = log_mean_exp(lambda xb: model.log_weight_sampler(xb, "guide"), x, num_samples,
-                          rows, sample_chunk, image_chunk)
+        x, y = world.shard(x), None if y is None else world.shard(y)
+    bounds = log_mean_exp(lambda xb, yb: model.log_weight_sampler(xb, "guide", y=yb), x,
+                          num_samples, rows, sample_chunk, image_chunk, y=y)
     return bounds if world is None else world.gather(bounds, n)
 
 
-def evaluate_log_likelihood(model, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS, world=None):
+def evaluate_log_likelihood(model, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS, world=None,
+                            y=None):
     """The test log-likelihood: mean of L_K over ``x`` with its standard error over examples.
 
     :returns: ``{"log_likelihood", "log_likelihood_stderr", "iwae_k", "num_examples"}``; the
         standard error is the spread over examples / √N (it includes the sampling noise of L_K).
     """
-    mean, stderr = summarize(importance_bound(model, x, num_samples, max_rows, world=world))
+    mean, stderr = summarize(importance_bound(model, x, num_samples, max_rows, world=world,
+                                              y=y))
     return {"log_likelihood": mean, "log_likelihood_stderr": stderr, "iwae_k": int(num_samples),
             "num_examples": int(x.shape[0])}

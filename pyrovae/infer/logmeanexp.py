@@ -40,18 +40,21 @@ def chunk_sizes(num_samples, num_examples, max_rows=DEFAULT_MAX_ROWS):
 
 @torch.no_grad()
 def log_mean_exp(sampler, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
-                 image_chunk=None):
+                 image_chunk=None, y=None):
     """log (1/K) Σ_k w_k(x_n) for every example n, in chunks.
 
-    :param sampler: ``sampler(x_chunk)`` returns ``draw``, and ``draw(k)`` returns the log
-        weights of ``k`` fresh samples for each example of the chunk, shape ``(k, B_chunk)``.
-        (The split lets a sampler run per-image work, e.g. the encoder, once per image chunk.)
+    :param sampler: ``sampler(x_chunk, y_chunk)`` returns ``draw``, and ``draw(k)`` returns
+        the log weights of ``k`` fresh samples for each example of the chunk, shape
+        ``(k, B_chunk)``. (The split lets a sampler run per-image work, e.g. the encoder, once
+        per image chunk.)
     :param x: examples, shape ``(N,) + event_shape``.
     :param int num_samples: K, the samples per example.
     :param int max_rows: samples × images per call of ``draw`` when the chunks are not given
         (default :data:`DEFAULT_MAX_ROWS`).
     :param int sample_chunk: samples per call of ``draw`` (default from ``max_rows``).
     :param int image_chunk: examples per chunk (default from ``max_rows``).
+    :param y: the examples' conditions (labels of a conditional model), chunked with ``x``;
+        ``None`` (``y_chunk`` is then ``None``) for unconditional models.
     :returns: a float64 tensor of shape ``(N,)``.
     """
     if num_samples < 1:
@@ -61,7 +64,8 @@ def log_mean_exp(sampler, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chun
     image_chunk = image_chunk or auto_images
     results = []
     for start in range(0, x.shape[0], image_chunk):
-        draw = sampler(x[start : start + image_chunk])
+        draw = sampler(x[start : start + image_chunk],
+                       None if y is None else y[start : start + image_chunk])
         total = None
         for done in range(0, num_samples, sample_chunk):
             log_w = draw(min(sample_chunk, num_samples - done)).double()

@@ -19,7 +19,7 @@ __all__ = ["naive_estimate"]
 
 @torch.no_grad()
 def naive_estimate(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
-                   image_chunk=None):
+                   image_chunk=None, y=None):
     """log (1/K) Σ_k p(x_n|z_k), z_k ~ p(z), for every example (float64, shape ``(N,)``).
 
     Arguments as for :func:`~pyrovae.infer.importance.importance_bound`; the weights are the
@@ -28,5 +28,5 @@ def naive_estimate(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chun
     """
     model.require("naive", "the naive prior-sampling estimate")
     rows = max(1, max_rows // model.rows_per_sample)
-    return log_mean_exp(lambda xb: model.log_weight_sampler(xb, "prior"), x, num_samples, rows,
-                        sample_chunk, image_chunk)
+    return log_mean_exp(lambda xb, yb: model.log_weight_sampler(xb, "prior", y=yb), x,
+                        num_samples, rows, sample_chunk, image_chunk, y=y)

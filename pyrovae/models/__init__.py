@@ -3,5 +3,6 @@
 from .base import MODELS, LatentVariableModel
 from .vae import VAE
 from .m2 import M2
+from .cvae import CVAE
 
-__all__ = sorted(["LatentVariableModel", "M2", "MODELS", "VAE"])
+__all__ = sorted(["CVAE", "LatentVariableModel", "M2", "MODELS", "VAE"])

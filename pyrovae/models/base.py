@@ -79,6 +79,9 @@ class LatentVariableModel(nn.Module):
     rows_per_sample = 1
     #: whether ``data.binarize = "auto"`` binarizes grey levels for a binary likelihood
     auto_binarize = True
+    #: whether the model is of x given its label y (p(x|y), a conditional VAE): the estimators
+    #: are then handed the labels (:meth:`given`) and bound log p(x|y)
+    conditional = False
 
     @classmethod
     def build(cls, event_shape, **options):
@@ -109,16 +112,23 @@ class LatentVariableModel(nn.Module):
 
     # -- what the estimators ask for --------------------------------------------------------
 
-    def elbo_terms(self, x, num_samples=1, kl="auto"):
+    def given(self, y):
+        """What the estimators condition on for examples with labels ``y``: ``y`` itself for a
+        :attr:`conditional` kind, else ``None`` (an M2's labels are for its accuracy, not its
+        ELBO, which sums y out)."""
+        return y if self.conditional else None
+
+    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
         """Per-example ``{"elbo", "reconstruction", "kl"}`` (tensors ``(B,)``, nats) and the
-        KL method (``"analytic"`` or ``"monte-carlo"``).
+        KL method (``"analytic"`` or ``"monte-carlo"``); ``y``: the examples' conditions
+        (:meth:`given`), for a :attr:`conditional` kind only.
 
         :param str kl: ``"auto"`` (closed form where registered), ``"analytic"`` (raise
             :class:`~pyrovae.infer.elbo.NoClosedForm` if there is none) or ``"monte-carlo"``.
         """
         raise NotImplementedError
 
-    def log_weight_sampler(self, x, proposal="guide"):
+    def log_weight_sampler(self, x, proposal="guide", y=None):
         """``draw`` such that ``draw(k)`` returns log importance weights ``(k, B)`` for the
         examples ``x``: log p(x, z) − log q(z|x) with z ~ q(z|x) (``proposal="guide"``), or
         log p(x|z) with z ~ p(z) (``proposal="prior"``); latent variables that can be summed
@@ -198,4 +208,4 @@ class LatentVariableModel(nn.Module):
         from ..infer.elbo import evaluate_elbo
 
         return evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples,
-                             world=world)
+                             world=world, y=self.given(y))

@@ -76,23 +76,9 @@ from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
+from .labels import check_labelled, one_hot, with_label
 
 __all__ = ["M2"]
-
-
-def one_hot(y, num_classes, dtype):
-    """One-hot rows of labels ``y`` by comparison with 0..K−1: unlike ``F.one_hot`` it reads no
-    value back to check the range (the labels were checked when the data were loaded), so a
-    step can be traced (:mod:`pyrovae.compiled`)."""
-    return (y.unsqueeze(-1) == torch.arange(num_classes, device=y.device)).to(dtype)
-
-
-def with_label(h, y, num_classes):
-    """``[h, onehot(y)]`` on the last axis, broadcasting their batch dimensions (an enumerated
-    ``y`` of shape ``(K, 1)`` against ``h`` of shape ``(B, F)`` gives ``(K, B, F + K)``)."""
-    onehot = one_hot(y, num_classes, h.dtype)
-    batch = torch.broadcast_shapes(h.shape[:-1], onehot.shape[:-1])
-    return torch.cat([h.expand(*batch, -1), onehot.expand(*batch, -1)], dim=-1)
 
 
 @MODELS.register("m2")
@@ -289,24 +275,28 @@ class M2(LatentVariableModel):
         return self.classifier(x).argmax(-1)
 
     @torch.no_grad()
-    def reconstruct(self, x):
-        """E[x|y,z] at ŷ = argmax q(y|x) and z drawn from q(z|x,ŷ)."""
+    def reconstruct(self, x, y=None):
+        """E[x|y,z] at ŷ = argmax q(y|x) and z drawn from q(z|x,ŷ) (given labels are not
+        used: this shows what the model infers)."""
         y = self.classify(x)
         return self.likelihood.mean(self.decoder(with_label(self.q(x, y).sample(), y,
                                                             self.num_classes)))
 
     @torch.no_grad()
     def sample(self, n, y=None):
-        """``n`` images E[x|y,z], z from the prior and y from p(y) (or the given labels)."""
+        """``n`` images E[x|y,z], z from the prior and y from p(y) (or the given labels; an int
+        for one class)."""
         if y is None:
             y = dist.Categorical(probs=self.label_probs).sample((n,))
+        elif not torch.is_tensor(y):
+            y = torch.full((n,), int(y), dtype=torch.long, device=self.label_probs.device)
         z = self.prior().sample((n,))
         return self.likelihood.mean(self.decoder(with_label(z, y, self.num_classes)))
 
     # -- evaluation --------------------------------------------------------------------------
 
     @torch.no_grad()
-    def elbo_terms(self, x, num_samples=1, kl="auto"):
+    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
         """Per-example unlabelled ELBO with y summed out in closed form.
 
         With q_y = q(y|x) and, for each class y, R_y = E_{q(z|x,y)}[log p(x|y,z)] (Monte Carlo,
@@ -331,7 +321,7 @@ class M2(LatentVariableModel):
         kl = (qy * kl_z.T).sum(-1) + kl_y
         return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}, method
 
-    def log_weight_sampler(self, x, proposal="guide"):
+    def log_weight_sampler(self, x, proposal="guide", y=None):
         """Log weights with y summed out exactly inside each weight.
 
         ``proposal="guide"``: for each of the k samples, one z_y ~ q(z|x, y) per class y, and
@@ -389,15 +379,7 @@ class M2(LatentVariableModel):
 
     def check_data(self, dataset):
         """Also refuse data without labels or with a different number of classes."""
-        if dataset.num_classes is None or dataset.train.y is None:
-            raise DataError(
-                f"the m2 model needs a labelled data set, but '{dataset.name}' has no labels"
-            )
-        if dataset.num_classes != self.num_classes:
-            raise DataError(
-                f"'{dataset.name}' has {dataset.num_classes} classes but the model "
-                f"{self.num_classes}; use the data the model was trained on"
-            )
+        check_labelled(dataset, self.num_classes, "m2")
         super().check_data(dataset)
 
     # -- pictures ----------------------------------------------------------------------------

@@ -130,8 +130,8 @@ class VAE(LatentVariableModel):
         return self.likelihood(self.decoder(z))
 
     @torch.no_grad()
-    def reconstruct(self, x):
-        """E[x|z] at z = a draw from q(z|x)."""
+    def reconstruct(self, x, y=None):
+        """E[x|z] at z = a draw from q(z|x) (``y`` is ignored)."""
         return self.likelihood.mean(self.decoder(self.q(x).sample()))
 
     @torch.no_grad()
@@ -147,7 +147,7 @@ class VAE(LatentVariableModel):
     # -- what the estimators ask for --------------------------------------------------------
 
     @torch.no_grad()
-    def elbo_terms(self, x, num_samples=1, kl="auto"):
+    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
         """Per-example ELBO terms: reconstruction E_q[log p(x|z)] by Monte Carlo over
         ``num_samples`` draws, KL(q(z|x) || p(z)) in closed form where registered (``kl="auto"``)
         or from the same draws as E_q[log q(z|x) − log p(z)]."""
@@ -159,7 +159,7 @@ class VAE(LatentVariableModel):
                  "kl": kl_value}
         return terms, method
 
-    def log_weight_sampler(self, x, proposal="guide"):
+    def log_weight_sampler(self, x, proposal="guide", y=None):
         """log w = log p(x|z) + log p(z) − log q(z|x), z ~ q(z|x) (the encoder runs once here);
         or log w = log p(x|z), z ~ p(z) for ``proposal="prior"``."""
         prior = self.prior()

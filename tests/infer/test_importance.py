@@ -67,7 +67,7 @@ def test_chunked_bound_equals_unchunked_with_the_same_samples(linear_gaussian):
 
     # a sampler that hands out the pinned z in order but weighs them with the library's
     # model (q, prior, p_x), like importance_sampler does
-    def pinned_sampler(x):
+    def pinned_sampler(x, y):
         rows = torch.cdist(x, lg.x).argmin(1)  # which examples this chunk holds
         q, prior, used = lg.vae.q(x), lg.vae.prior(), [0]
 

@@ -39,7 +39,7 @@ class _Opaque(pv.VAE):
 
     features = frozenset(FEATURES) - {"importance", "gradient-noise"}
 
-    def log_weight_sampler(self, x, proposal="guide"):
+    def log_weight_sampler(self, x, proposal="guide", y=None):
         if proposal == "guide":
             raise AssertionError("the estimator ran before the capability check")
         return super().log_weight_sampler(x, proposal)
@@ -56,7 +56,7 @@ def test_an_estimator_refuses_a_kind_without_the_feature_before_any_work(opaque)
     x = torch.rand(3, 4)
     with pytest.raises(PyroVAEError, match=r"the importance-sampled bound needs log importance "
                        r"weights .* which the 'opaque-test' model does not provide; it works "
-                       r"with: m2, vae"):
+                       r"with: cvae, m2, vae"):
         evaluate_log_likelihood(opaque, x, 5)
     with pytest.raises(PyroVAEError, match="gradient-noise report needs parameter groups"):
         gradient_draws(opaque, pv.OBJECTIVES.build("trace", {}), x, 2)

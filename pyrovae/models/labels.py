@@ -1,0 +1,36 @@
+"""Labels as network inputs: the one-hot code shared by the label-aware kinds (M2, the CVAE)."""
+
+import torch
+
+__all__ = ["one_hot", "with_label"]
+
+
+def one_hot(y, num_classes, dtype):
+    """One-hot rows of labels ``y`` by comparison with 0..K−1: unlike ``F.one_hot`` it reads no
+    value back to check the range (the labels were checked when the data were loaded), so a
+    step can be traced (:mod:`pyrovae.compiled`)."""
+    return (y.unsqueeze(-1) == torch.arange(num_classes, device=y.device)).to(dtype)
+
+
+def with_label(h, y, num_classes):
+    """``[h, onehot(y)]`` on the last axis, broadcasting their batch dimensions (an enumerated
+    ``y`` of shape ``(K, 1)`` against ``h`` of shape ``(B, F)`` gives ``(K, B, F + K)``)."""
+    onehot = one_hot(y, num_classes, h.dtype)
+    batch = torch.broadcast_shapes(h.shape[:-1], onehot.shape[:-1])
+    return torch.cat([h.expand(*batch, -1), onehot.expand(*batch, -1)], dim=-1)
+
+
+def check_labelled(dataset, num_classes, kind):
+    """Raise :class:`~pyrovae.errors.DataError` unless ``dataset`` has training labels with
+    ``num_classes`` classes, as the ``kind`` model (trained with them) needs."""
+    from ..errors import DataError
+
+    if dataset.num_classes is None or dataset.train.y is None:
+        raise DataError(
+            f"the {kind} model needs a labelled data set, but '{dataset.name}' has no labels"
+        )
+    if dataset.num_classes != num_classes:
+        raise DataError(
+            f"'{dataset.name}' has {dataset.num_classes} classes but the model "
+            f"{num_classes}; use the data the model was trained on"
+        )
