@@ -69,6 +69,9 @@ class DataConfig:
     keeps that many training labels, balanced over the classes and chosen with ``split_seed``;
     0 keeps them all; ``labelled_every = N`` puts one labelled batch before every N unlabelled
     ones (1: they alternate; see :class:`~pyrovae.data.labels.SemiSupervisedBatcher`).
+    ``features_from`` names a trained run (a VAE, Kingma et al.'s M1): every image is replaced
+    by the mean of that run's q(z|x), so the model trains on the codes (M1+M2; see
+    :mod:`pyrovae.data.features`); empty: the images themselves.
     """
 
     name: str = "digits"
@@ -79,6 +82,7 @@ class DataConfig:
     split_seed: int = 0
     labels: int = 0
     labelled_every: int = 1
+    features_from: str = ""
 
 
 @dataclass

@@ -34,16 +34,31 @@ def binarize_mode(config):
 
 
 def load_data(config, device="cpu"):
-    """The :class:`~pyrovae.data.DataSet` a config names, on ``device``."""
+    """The :class:`~pyrovae.data.DataSet` a config names, on ``device``; with
+    ``data.features_from`` the codes of that VAE run instead of the images
+    (:mod:`pyrovae.data.features`)."""
+    from ..errors import ConfigError
+
     d = config.data
+    mode = binarize_mode(config)
+    if d.features_from and mode != "none":
+        raise ConfigError(
+            f"data.binarize = {d.binarize!r} binarizes images, but with data.features_from the "
+            "model trains on real-valued codes; set data.binarize = \"none\" (or \"auto\" with "
+            "a likelihood on the real line, e.g. gaussian)"
+        )
     dataset = load_dataset(
         d.name,
         data_dir=d.dir or None,
-        binarize=binarize_mode(config),
+        binarize=mode,
         seed=config.train.seed,
         valid_fraction=d.valid_fraction,
         test_fraction=d.test_fraction,
         split_seed=d.split_seed,
         labels=d.labels,
     )
+    if d.features_from:
+        from .features import encode_dataset
+
+        return encode_dataset(dataset, d.features_from, device)
     return dataset.to(device)

@@ -1,0 +1,71 @@
+"""A trained VAE's codes as a data set: the first stage of Kingma et al.'s (2014) M1+M2.
+
+M1 is a VAE trained on all the images; M2 is then trained on its latent codes instead of the
+pixels. ``data.features_from = RUN_DIR`` does this for any model that trains on a data set:
+every image x of every split is replaced, once, by the mean of the run's q(z₁|x)::
+
+    x  ──M1 encoder──>  z₁ = E_q[z₁ | x]  ──>  the model of this run (e.g. M2: y, z₂ | z₁)
+
+so the codes are batched like any data set (same splits, same labels, same kept labels), and
+``evaluate`` on a split runs the whole pipeline x → z₁ → y on its images. The images go into
+the encoder as grey levels: a code is a deterministic function of the image (an M1 trained
+on binarized images sees the mean of their binarizations). Guides without a closed-form mean
+(``iaf``) give the average of 256 draws from a fixed seed.
+
+The codes are real-valued: the model on top needs a likelihood on the real line
+(``gaussian``, ``laplace``); a ``bernoulli`` one is refused by the usual support check.
+"""
+
+import torch
+
+from ..errors import ConfigError, DataError
+
+__all__ = ["encode_dataset"]
+
+#: draws averaged for a guide whose mean has no closed form
+MEAN_DRAWS = 256
+
+
+def posterior_mean(q, generator_seed=0):
+    """E_q[z], or the average of :data:`MEAN_DRAWS` draws (seeded) if it has no closed form."""
+    try:
+        return q.mean
+    except NotImplementedError:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(generator_seed)
+            return q.sample((MEAN_DRAWS,)).mean(0)
+
+
+@torch.no_grad()
+def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000):
+    """``dataset`` with every split's images replaced by the codes of the VAE run ``run_dir``
+    (shape ``(N, z_dim)``, float32, on ``device``); labels and kept labels unchanged.
+
+    Refused in one line: a run that is not a VAE, or one trained on examples of another shape.
+    """
+    from dataclasses import replace
+
+    from ..runs import open_run
+    from .base import SPLITS, Split
+
+    _, m1, _, _ = open_run(run_dir, str(device))
+    if m1.kind != "vae":
+        raise ConfigError(
+            f"data.features_from = {str(run_dir)!r} is a '{m1.kind}' run; the codes come from "
+            "a trained VAE (M1): name a run with model.kind = \"vae\""
+        )
+    if tuple(m1.event_shape) != tuple(dataset.event_shape):
+        raise DataError(
+            f"data.features_from = {str(run_dir)!r} was trained on examples of shape "
+            f"{tuple(m1.event_shape)}, but '{dataset.name}' has {tuple(dataset.event_shape)}; "
+            "use the data set the VAE was trained on"
+        )
+    splits = {}
+    for name in SPLITS:
+        split = dataset.split(name)
+        x = split.x.to(device)
+        codes = [posterior_mean(m1.q(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        codes = torch.cat(codes) if codes else x.new_zeros((0, m1.z_dim))
+        splits[name] = Split(codes.float().contiguous(), split.y)
+    return replace(dataset, name=f"{dataset.name} codes of {run_dir}", event_shape=(m1.z_dim,),
+                   binarize="none", **splits)
