@@ -16,7 +16,8 @@ def test_the_published_protocols_are_all_there():
     names = {p.stem for p in RECIPES}
     assert {"vae-burda2016", "iwae5-burda2016", "iwae50-burda2016", "vae-static",
             "vampprior-tomczak2018", "m2-pyro-100", "m2-pyro-600", "m2-pyro-1000",
-            "m2-pyro-3000", "cvae-mnist"} <= names
+            "m2-pyro-3000", "cvae-mnist", "m1-kingma2014",
+            "m1m2-kingma2014-100"} <= names
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
@@ -33,6 +34,8 @@ def test_recipe_loads_and_trains_one_epoch(recipe, tmp_path):
         "train.epochs=1", "train.final_iwae_k=3", f"output.dir=\"{tmp_path / 'run'}\"",
         "train.compile=false",  # the compiled step has its own tests; here: the recipe's settings
         *(["data.labels=100"] if config.data.labels else []),  # digits has 1 258 images
+        # M1+M2's first stage is a run of its own (tests/data/test_features.py): here, pixels
+        *(["data.features_from=\"\""] if config.data.features_from else []),
     ])
     assert small.model.options == config.model.options  # the recipe's own model
     pv.train(small, progress=False, log=lambda message: None)
