@@ -33,6 +33,8 @@ def _write():
 # -- written by python -m pyrovae.catalogue; do not edit below --
 CATALOGUE = {'models': {'cvae': 'A conditional VAE of x given its label y: p(z|y) p(x|z,y) with the guide '
                     'q(z|x,y).',
+            'cvae-quadrants': 'p(z|c) p(x_h|z) with q(z|x): completes the hidden quadrants of an '
+                              'image.',
             'm2': 'Semi-supervised M2 (Kingma et al. 2014): p(y) p(z) p(x|y,z), q(y|x) q(z|x,y), '
                   'labels enumerated.',
             'vae': 'A VAE assembled from components: p(z) p(x|z) with an amortized guide q(z|x).'},

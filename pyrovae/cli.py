@@ -263,7 +263,7 @@ def cmd_train(args):
     print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
     for name in ("config.toml", "metrics.csv", "checkpoint.pt", "best.pt", "results.json",
                  "samples.png", "reconstructions.png", "conditional_samples.png",
-                 "class_samples.png",
+                 "class_samples.png", "completions.png",
                  "analogies.png"):
         if (Path(run_dir) / name).exists() and not args.quiet:
             print(f"  {Path(run_dir) / name}")

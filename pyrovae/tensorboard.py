@@ -58,7 +58,8 @@ class TensorBoardLogger:
                 section, _, name = key.partition("_")
                 tag = f"{section}/{name}" if section in ("train", "valid") else f"train/{key}"
                 self.writer.add_scalar(tag, value, epoch)
-        if module is not None and event_shape is not None and epoch % self.images_every == 0:
+        if (module is not None and event_shape is not None and epoch % self.images_every == 0
+                and module.unconditional_samples):
             from .plots import as_images
 
             with _own_random_state(module):  # the run's random stream is not touched

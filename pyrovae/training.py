@@ -347,9 +347,10 @@ def write_figures(module, dataset, run_dir, n=64):
     skipped for data that are not images."""
     module.eval()
     written = []
-    samples = as_images(module.sample(n), dataset.event_shape)
-    if samples is not None:
-        written.append(save_grid(samples, Path(run_dir) / "samples.png", nrow=8))
+    if as_images(dataset.test.x[:1], dataset.event_shape) is not None:
+        if module.unconditional_samples:
+            samples = as_images(module.sample(n), dataset.event_shape)
+            written.append(save_grid(samples, Path(run_dir) / "samples.png", nrow=8))
         x = dataset.test.x[:32]
         y = None if dataset.test.y is None else module.given(dataset.test.y[:32])
         originals = as_images(x, dataset.event_shape)

@@ -30,12 +30,15 @@ CASES = [
     ("vae-iaf", "trace", 1.0, False), ("vae-vamp", "meanfield", 1.0, False),
     ("m2", "trace", 1.0, False), ("m2", "trace", 0.3, True),
     ("cvae", "trace", 1.0, True), ("cvae-class-prior", "meanfield", 0.5, True),
+    ("cvae-quadrants", "trace", 1.0, False),
 ]
 
 
 def build(kind, digits):
     if kind == "m2":
         return pv.models.M2.build(digits.event_shape, 10, z_dim=3)
+    if kind == "cvae-quadrants":
+        return pv.models.CVAEQuadrants.build(digits.event_shape, observed=2, z_dim=3)
     if kind.startswith("cvae"):
         return pv.models.CVAE.build(digits.event_shape, 10, z_dim=3,
                                     class_prior=kind == "cvae-class-prior")

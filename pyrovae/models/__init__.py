@@ -4,5 +4,6 @@ from .base import MODELS, LatentVariableModel
 from .vae import VAE
 from .m2 import M2
 from .cvae import CVAE
+from .cvae_quadrants import CVAEQuadrants
 
-__all__ = sorted(["CVAE", "LatentVariableModel", "M2", "MODELS", "VAE"])
+__all__ = sorted(["CVAE", "CVAEQuadrants", "LatentVariableModel", "M2", "MODELS", "VAE"])

@@ -79,6 +79,9 @@ class LatentVariableModel(nn.Module):
     rows_per_sample = 1
     #: whether ``data.binarize = "auto"`` binarizes grey levels for a binary likelihood
     auto_binarize = True
+    #: whether ``sample(n)`` draws from nothing (a kind that completes observed parts of an
+    #: example cannot: the figures and TensorBoard then show its own pictures only)
+    unconditional_samples = True
     #: whether the model is of x given its label y (p(x|y), a conditional VAE): the estimators
     #: are then handed the labels (:meth:`given`) and bound log p(x|y)
     conditional = False
