@@ -17,7 +17,7 @@ def test_the_published_protocols_are_all_there():
     assert {"vae-burda2016", "iwae5-burda2016", "iwae50-burda2016", "vae-static",
             "vampprior-tomczak2018", "m2-pyro-100", "m2-pyro-600", "m2-pyro-1000",
             "m2-pyro-3000", "cvae-mnist", "m1-kingma2014",
-            "m1m2-kingma2014-100"} <= names
+            "m1m2-kingma2014-100", "cvae-quadrants-pyro"} <= names
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=[p.stem for p in RECIPES])
