@@ -355,10 +355,11 @@ def cmd_compare(args):
     dataset = load_data(config, device)
     module.check_data(dataset)
     split = dataset.split(args.split)
-    x, y = split.x, module.given(split.y)
+    x, labels = split.x, split.y
     if args.max_examples:
-        x, y = x[: args.max_examples], None if y is None else y[: args.max_examples]
-    result = compare(module, x, repeats=args.repeats, seed=args.seed, draws=args.draws, y=y)
+        x, labels = x[: args.max_examples], None if labels is None else labels[: args.max_examples]
+    result = compare(module, x, repeats=args.repeats, seed=args.seed, draws=args.draws,
+                     y=module.given(labels), labels=labels)
     result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
               **result}
     if plot is not None:

@@ -168,7 +168,7 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
 
 
 def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
-            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS, y=None):
+            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS, y=None, labels=None):
     """The whole comparison: estimator table and gradient noise (on the first
     ``gradient_batch`` examples of ``x``).
 
@@ -183,6 +183,8 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     :param int max_rows: samples × images per decoder call (default 8192).
     :param y: the examples' conditions for a conditional model (``model.given(labels)``), so
         every estimate is of log p(x|y); ``None`` otherwise.
+    :param labels: the examples' labels: a model with a classifier (M2) adds the accuracy of
+        its q(y|x) (``accuracy``, ``accuracy_stderr``) to the result.
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
@@ -200,6 +202,13 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     result["gradient_batch"] = int(batch.shape[0])
     result["gradient_draws"] = int(draws)
     result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed, batch_y)
+    if labels is not None and hasattr(model, "classify"):
+        with torch.no_grad():
+            correct = torch.cat([model.classify(x[i : i + max_rows]) == labels[i : i + max_rows]
+                                 for i in range(0, x.shape[0], max_rows)]).double()
+        result["accuracy"] = correct.mean().item()
+        result["accuracy_stderr"] = (correct.std().item() / math.sqrt(correct.numel())
+                                     if correct.numel() > 1 else math.nan)
     return result
 
 
@@ -252,4 +261,7 @@ def format_comparison(result):
                  "(TraceMeanField_ELBO)")
     notes = sorted({row["note"] for row in result["gradient_noise"] if row.get("note")})
     lines.extend(f"  n/a: {note}" for note in notes)
+    if "accuracy" in result:
+        lines += ["", f"classifier q(y|x): accuracy {result['accuracy']:.4f} ± "
+                  f"{result['accuracy_stderr']:.4f} (one standard error over examples)"]
     return "\n".join(lines)

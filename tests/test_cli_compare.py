@@ -6,7 +6,9 @@ import math
 import pyro
 import pytest
 
+import pyrovae as pv
 from pyrovae.cli import main
+from pyrovae.runs import open_run
 
 TINY = [
     "--epochs", "2", "--z-dim", "2", "--batch-size", "64", "--quiet",
@@ -125,3 +127,11 @@ def test_an_m2_run_answers_evaluate_iwae_k_and_compare(trained_m2, capsys):
     noise = table["gradient_noise"]
     assert {r["objective"] for r in noise if r["available"]} == {"trace"}
     assert any(r["group"] == "classifier" for r in noise)
+    # the classifier's accuracy on the same 40 test images as `evaluate` counts them
+    _, m2, _, _ = open_run(trained_m2)
+    test = pv.load_dataset("digits").test
+    hits = (m2.classify(test.x[:40]) == test.y[:40]).double()
+    assert table["accuracy"] == pytest.approx(hits.mean().item(), abs=1e-12)
+    assert main(["compare", str(trained_m2), "--max-examples", "40", "--repeats", "2",
+                 "--draws", "2"]) == 0
+    assert "classifier q(y|x): accuracy" in capsys.readouterr().out
