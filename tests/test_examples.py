@@ -14,6 +14,7 @@ SHORT_RUNS = {
     "priors_and_likelihoods.py": ["--epochs", "1"],
     "compare_estimators.py": ["--epochs", "1", "--quick"],
     "semi_supervised_mnist.py": ["--dataset", "digits", "--labels", "50", "--epochs", "1"],
+    "conditional_vae.py": ["--epochs", "1"],
 }
 
 #: words each example's output must contain (what the example exists to show)
@@ -22,6 +23,7 @@ EXPECTED_OUTPUT = {
     "priors_and_likelihoods.py": ["vamp", "test ELBO"],
     "compare_estimators.py": ["importance-sampled bound", "meanfield"],
     "semi_supervised_mnist.py": ["accuracy"],
+    "conditional_vae.py": ["ELBO(x|y)", "one row of samples per class"],
 }
 
 
