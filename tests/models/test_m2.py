@@ -321,3 +321,39 @@ def test_m2_refuses_data_without_labels(tmp_path, capsys):
     assert main(["train", "--dataset", str(path), "--out", str(tmp_path / "run"),
                  *TINY_M2]) == 2
     assert "needs a labelled data set" in capsys.readouterr().err
+
+
+def test_enumerated_loss_on_real_valued_codes_with_a_predicted_gaussian(float64):
+    """M2 on an M1's codes (``data.features_from``): real-valued inputs and a Gaussian
+    p(z1|y,z2) whose scale the decoder predicts, σ = softplus(raw + offset) + 1e-3, offset
+    chosen so that σ starts at 1. The enumerated loss is ELBO_U with that density written out."""
+    net = {"name": "mlp", "hidden": [5], "activation": "tanh"}
+    m2 = M2.build((4,), K, z_dim=2, encoder=net, decoder=net, classifier=net, label_prior=PRIOR,
+                  features=3, likelihood={"name": "gaussian", "learn_scale": "decoder"})
+    x = torch.tensor([[0.3, -1.2, 2.0, 0.1], [-0.4, 0.9, -0.2, 1.5]])
+    z = torch.randn(K, x.shape[0], 2)
+    offset = math.log(math.expm1(1.0 - 1e-3))
+
+    def log_lik(y, zk):
+        onehot = torch.eye(K, dtype=x.dtype)[y]
+        out = m2.decoder(torch.cat([zk, onehot], -1))  # (B, 2, 4): means, raw scales
+        scale = F.softplus(out[:, 1] + offset) + 1e-3
+        return log_normal(x, out[:, 0], scale)
+
+    logits = m2.classifier(x)
+    q = torch.softmax(logits, -1)
+    expected = 0.0
+    for k in range(K):
+        y = torch.full((x.shape[0],), k, dtype=torch.long)
+        loc, scale = q_params(m2, x, torch.eye(K, dtype=x.dtype)[y])
+        terms = (log_lik(y, z[k]) + math.log(PRIOR[k])
+                 + log_normal(z[k], torch.zeros_like(loc), torch.ones_like(loc))
+                 - log_normal(z[k], loc, scale))
+        expected = expected + (q[:, k] * terms).sum()
+    expected = -(expected - (q * q.log()).sum())
+    loss = m2.enumerated(Trace_ELBO(max_plate_nesting=1)).differentiable_loss(
+        m2.model, pinned(m2.guide, z), x, None)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12, abs=1e-12)
+    params = list(m2.parameters())
+    for got, want in zip(grads(loss, params), grads(expected, params)):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
