@@ -67,7 +67,8 @@ def _parser():
     t.add_argument("--config", metavar="FILE", help="a TOML config file")
     t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
     t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
-    t.add_argument("--model", metavar="KIND", help="model kind (vae, m2, cvae)")
+    t.add_argument("--model", metavar="KIND",
+                   help="model kind (vae, m2, cvae, cvae-quadrants)")
     t.add_argument("--labels", type=int, metavar="N",
                    help="m2: keep N training labels, balanced over the classes (0: all)")
     t.add_argument("--prior", metavar="NAME")
