@@ -233,9 +233,9 @@ class CVAEQuadrants(LatentVariableModel):
     @torch.no_grad()
     def figures(self, dataset, run_dir, images=10, samples=4):
         """``completions.png``: per column a test image; rows: what the model sees (hidden
-        pixels grey), the truth, then ``samples`` completions with z ~ p(z|c)."""
+        pixels dark grey, 0.25), the truth, then ``samples`` completions with z ~ p(z|c)."""
         x = dataset.test.x[:images]
-        seen = torch.where(self.visible, x, torch.full_like(x, 0.5))
+        seen = torch.where(self.visible, x, torch.full_like(x, 0.25))
         rows = torch.cat([seen, x, *self.complete(x, samples)])
         grid = as_images(rows, self.event_shape)
         return [save_grid(grid, run_dir / "completions.png", nrow=x.shape[0])]
