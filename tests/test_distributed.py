@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from pyrovae.distributed import SINGLE, World
+from pyrovae.models import MODELS
 
 HERE = Path(__file__).parent
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
@@ -140,5 +141,6 @@ def test_an_error_under_torchrun_is_one_line_per_rank_and_writes_nothing(tmp_pat
     assert 1 <= len(errors) <= 2, done.stderr
     for line in errors:
         assert line.split(": ", 2)[1] in ("error", "error (rank 1 of 2)"), line
-        assert line.endswith("unknown model 'nope'; choose one of: m2, vae"), line
+        assert line.endswith(f"unknown model 'nope'; choose one of: {', '.join(MODELS.names())}"), \
+            line
     assert not (tmp_path / "run").exists()
