@@ -183,8 +183,8 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     :param int max_rows: samples × images per decoder call (default 8192).
     :param y: the examples' conditions for a conditional model (``model.given(labels)``), so
         every estimate is of log p(x|y); ``None`` otherwise.
-    :param labels: the examples' labels: a model with a classifier (M2) adds the accuracy of
-        its q(y|x) (``accuracy``, ``accuracy_stderr``) to the result.
+    :param labels: the examples' labels: a model with a classifier (M2's ``accuracy``) adds
+        the accuracy of its q(y|x) (``accuracy``, ``accuracy_stderr``) to the result.
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
@@ -202,13 +202,8 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     result["gradient_batch"] = int(batch.shape[0])
     result["gradient_draws"] = int(draws)
     result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed, batch_y)
-    if labels is not None and hasattr(model, "classify"):
-        with torch.no_grad():
-            correct = torch.cat([model.classify(x[i : i + max_rows]) == labels[i : i + max_rows]
-                                 for i in range(0, x.shape[0], max_rows)]).double()
-        result["accuracy"] = correct.mean().item()
-        result["accuracy_stderr"] = (correct.std().item() / math.sqrt(correct.numel())
-                                     if correct.numel() > 1 else math.nan)
+    if labels is not None and hasattr(model, "accuracy"):
+        result["accuracy"], result["accuracy_stderr"] = model.accuracy(x, labels, max_rows)
     return result
 
 

@@ -351,8 +351,8 @@ def write_figures(module, dataset, run_dir, n=64):
         if module.unconditional_samples:
             samples = as_images(module.sample(n), dataset.event_shape)
             written.append(save_grid(samples, Path(run_dir) / "samples.png", nrow=8))
-        x = dataset.test.x[:32]
-        y = None if dataset.test.y is None else module.given(dataset.test.y[:32])
+        x, y = dataset.test.x[:32], module.given(dataset.test.y)
+        y = None if y is None else y[:32]
         originals = as_images(x, dataset.event_shape)
         recons = as_images(module.reconstruct(x, y), dataset.event_shape)
         written.append(

@@ -146,9 +146,8 @@ def test_cvae_trains_evaluates_and_samples_a_chosen_class(tmp_path, capsys):
     assert main(["sample", str(run), "-n", "8", "--class", "3"]) == 0
     assert "of class 3" in capsys.readouterr().out
     assert (run / "samples-8-class3.png").stat().st_size > 0
-    for bad, message in ((["--class", "10"], "give one of 0..9"), ):
-        assert main(["sample", str(run), *bad]) == 2
-        assert message in capsys.readouterr().err
+    assert main(["sample", str(run), "--class", "10"]) == 2
+    assert "give one of 0..9" in capsys.readouterr().err
 
 
 def test_sample_class_needs_a_label_aware_model(trained, capsys):

@@ -43,7 +43,7 @@ from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
-from .labels import check_labelled, one_hot, with_label
+from .labels import check_labelled, label_tensor, one_hot, with_label
 
 __all__ = ["CVAE", "ClassPrior"]
 
@@ -216,11 +216,8 @@ class CVAE(LatentVariableModel):
     def sample(self, n, y=None):
         """``n`` images E[x|z,y] with z ~ p(z|y); ``y``: the labels (an int for one class; by
         default the classes in turn)."""
-        if y is None:
-            y = self._classes(n)
-        elif not torch.is_tensor(y):
-            y = torch.full((n,), int(y), dtype=torch.long,
-                           device=self.label_embedding.weight.device)
+        device = self.label_embedding.weight.device
+        y = self._classes(n) if y is None else label_tensor(y, n, device)
         z = self.p_z(y).sample() if self.class_prior is not None else self.prior().sample((n,))
         return self.likelihood.mean(self.decoder(with_label(z, y, self.num_classes)))
 

@@ -2,7 +2,7 @@
 
 import torch
 
-__all__ = ["one_hot", "with_label"]
+__all__ = ["check_labelled", "label_tensor", "one_hot", "with_label"]
 
 
 def one_hot(y, num_classes, dtype):
@@ -10,6 +10,14 @@ def one_hot(y, num_classes, dtype):
     value back to check the range (the labels were checked when the data were loaded), so a
     step can be traced (:mod:`pyrovae.compiled`)."""
     return (y.unsqueeze(-1) == torch.arange(num_classes, device=y.device)).to(dtype)
+
+
+def label_tensor(y, n, device):
+    """``y`` as ``n`` int64 labels on ``device``: a tensor as it is, an int repeated ``n``
+    times (``sample --class K``)."""
+    if torch.is_tensor(y):
+        return y
+    return torch.full((n,), int(y), dtype=torch.long, device=device)
 
 
 def with_label(h, y, num_classes):

@@ -76,7 +76,7 @@ from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
-from .labels import check_labelled, one_hot, with_label
+from .labels import check_labelled, label_tensor, one_hot, with_label
 
 __all__ = ["M2"]
 
@@ -288,8 +288,7 @@ class M2(LatentVariableModel):
         for one class)."""
         if y is None:
             y = dist.Categorical(probs=self.label_probs).sample((n,))
-        elif not torch.is_tensor(y):
-            y = torch.full((n,), int(y), dtype=torch.long, device=self.label_probs.device)
+        y = label_tensor(y, n, self.label_probs.device)
         z = self.prior().sample((n,))
         return self.likelihood.mean(self.decoder(with_label(z, y, self.num_classes)))
 
@@ -366,16 +365,23 @@ class M2(LatentVariableModel):
         with labels, the accuracy of argmax q(y|x) with its binomial standard error."""
         result = super().evaluate(x, y, batch_size, num_samples, world=world)
         if y is not None:
-            n = x.shape[0]
-            if world is not None:
-                x, y = world.shard(x), world.shard(y)
-            correct = torch.cat([self.classify(x[i : i + batch_size]) == y[i : i + batch_size]
-                                 for i in range(0, x.shape[0], batch_size)]
-                                or [y[:0] == y[:0]]).double()
-            if world is not None:
-                correct = world.gather(correct, n)
-            result["accuracy"], result["accuracy_stderr"] = summarize(correct)
+            result["accuracy"], result["accuracy_stderr"] = self.accuracy(x, y, batch_size,
+                                                                          world)
         return result
+
+    @torch.no_grad()
+    def accuracy(self, x, y, batch_size=1000, world=None):
+        """The accuracy of argmax q(y|x) on labelled examples and its binomial standard error
+        (``world`` shards the examples over data-parallel ranks)."""
+        n = x.shape[0]
+        if world is not None:
+            x, y = world.shard(x), world.shard(y)
+        correct = torch.cat([self.classify(x[i : i + batch_size]) == y[i : i + batch_size]
+                             for i in range(0, x.shape[0], batch_size)]
+                            or [y[:0] == y[:0]]).double()
+        if world is not None:
+            correct = world.gather(correct, n)
+        return summarize(correct)
 
     def check_data(self, dataset):
         """Also refuse data without labels or with a different number of classes."""
