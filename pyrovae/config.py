@@ -71,7 +71,9 @@ class DataConfig:
     ones (1: they alternate; see :class:`~pyrovae.data.labels.SemiSupervisedBatcher`).
     ``features_from`` names a trained run (a VAE, Kingma et al.'s M1): every image is replaced
     by the mean of that run's q(z|x), so the model trains on the codes (M1+M2; see
-    :mod:`pyrovae.data.features`); empty: the images themselves.
+    :mod:`pyrovae.data.features`); empty: the images themselves. ``features_draw = "sample"``
+    draws the training codes from q(z|x) afresh every epoch instead (Kingma et al.'s code;
+    validation and test keep the means).
     """
 
     name: str = "digits"
@@ -83,6 +85,7 @@ class DataConfig:
     labels: int = 0
     labelled_every: int = 1
     features_from: str = ""
+    features_draw: str = "mean"
 
 
 @dataclass
@@ -196,6 +199,7 @@ _RANGES = {
 }
 _CHOICES = {
     "data.binarize": ("auto", "none", "static", "dynamic"),  # auto + data.load.BINARIZE_MODES
+    "data.features_draw": ("mean", "sample"),  # data.features.DRAWS
 }
 
 

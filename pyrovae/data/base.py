@@ -69,6 +69,10 @@ class DataSet:
     :ivar labelled: for semi-supervised training, the sorted indices of the training examples
         whose labels are kept (:func:`~pyrovae.data.labels.choose_labels`); ``None`` keeps every
         label there is.
+    :ivar train_std: ``None``, or per-example standard deviations shaped like ``train.x``: the
+        training batches then draw every example afresh from N(train.x, train_std²) each epoch
+        (M1+M2 with ``data.features_draw = "sample"``, :mod:`pyrovae.data.features`); the
+        valid and test splits stay as they are.
     """
 
     name: str
@@ -79,6 +83,7 @@ class DataSet:
     num_classes: int | None = None
     binarize: str = "none"
     labelled: torch.Tensor | None = None
+    train_std: torch.Tensor | None = None
 
     def split(self, name):
         """The split called ``name`` (``"train"``, ``"valid"`` or ``"test"``)."""
@@ -90,13 +95,15 @@ class DataSet:
 
     def to(self, device):
         """A copy of this data set with every tensor moved to ``device``."""
-        return replace(self, **{s: getattr(self, s).to(device) for s in SPLITS})
+        std = None if self.train_std is None else self.train_std.to(device)
+        return replace(self, train_std=std, **{s: getattr(self, s).to(device) for s in SPLITS})
 
     def batches(self, batch_size, seed, labelled_every=1):
         """The training batches, a re-iterable of ``(x, y)`` (``y`` ``None`` where there are no
         labels, or for an unlabelled batch); each pass is one epoch, and the same ``seed`` gives
         the same sequence of epochs. The data layer decides everything about them: the order,
-        the dynamic binarization and, when only some labels are kept, labelled batches
+        the dynamic binarization (or the Gaussian draws of :attr:`train_std`) and, when only
+        some labels are kept, labelled batches
         interleaved with unlabelled ones (:class:`~pyrovae.data.labels.SemiSupervisedBatcher`;
         one labelled batch before every ``labelled_every`` unlabelled ones).
         """
@@ -106,12 +113,13 @@ class DataSet:
         dynamic = self.binarize == "dynamic"
         if self.labelled is None:
             return Batcher(self.train.x, self.train.y, batch_size=batch_size, shuffle=True,
-                           dynamic_binarize=dynamic, seed=seed)
+                           dynamic_binarize=dynamic, noise_std=self.train_std, seed=seed)
         keep = torch.zeros(len(self.train), dtype=torch.bool)
         keep[self.labelled.cpu()] = True
         unlabelled = torch.arange(len(self.train))[~keep]
         return SemiSupervisedBatcher(self.train.x, self.train.y, self.labelled.cpu(), unlabelled,
-                                     batch_size=batch_size, dynamic_binarize=dynamic, seed=seed,
+                                     batch_size=batch_size, dynamic_binarize=dynamic,
+                                     noise_std=self.train_std, seed=seed,
                                      labelled_every=labelled_every)
 
     def __repr__(self):

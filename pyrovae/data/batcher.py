@@ -2,8 +2,8 @@
 
 VAE data sets fit in (GPU) memory, so batching needs no ``Dataset``/``DataLoader``, worker
 processes or per-example Python: per epoch the batcher draws one permutation, gathers the whole
-tensor once, optionally draws one dynamic binarization of it, and yields contiguous slices
-(views) of the result. On a GPU this keeps the input pipeline at a few kernel launches per epoch.
+tensor once, optionally draws one dynamic binarization of it (or, for codes, one Gaussian draw
+around them), and yields contiguous slices (views) of the result. On a GPU this keeps the input pipeline at a few kernel launches per epoch.
 """
 
 import math
@@ -26,12 +26,15 @@ class Batcher:
     :param bool drop_last: drop the last, smaller batch.
     :param bool dynamic_binarize: replace ``x`` by a fresh Bernoulli draw every epoch (Salakhutdinov
         & Murray's dynamic binarization); ``x`` must lie in [0, 1].
+    :param noise_std: ``None``, or per-example standard deviations shaped like ``x``: every
+        epoch each example is replaced by a fresh draw from N(x, noise_std²) (M1+M2's codes
+        drawn from q(z₁|x) = N(mean, std²), :mod:`pyrovae.data.features`).
     :param int seed: seeds a generator on ``x.device`` once, so the same seed gives the same
         sequence of epochs.
     """
 
     def __init__(self, x, y=None, *, batch_size, shuffle=True, drop_last=False,
-                 dynamic_binarize=False, seed=0):
+                 dynamic_binarize=False, noise_std=None, seed=0):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = x.shape[0]
@@ -46,7 +49,13 @@ class Batcher:
             )
         if dynamic_binarize and (x.min() < 0 or x.max() > 1):
             raise DataError("dynamic binarization needs values in [0, 1]")
+        if noise_std is not None and (noise_std.shape != x.shape or dynamic_binarize):
+            raise DataError(
+                f"noise_std must have the examples' shape {tuple(x.shape)} (got "
+                f"{tuple(noise_std.shape)}) and cannot be combined with dynamic binarization"
+            )
         self.x, self.y = x, y
+        self.noise_std = noise_std
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
@@ -63,12 +72,17 @@ class Batcher:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self):
-        x, y = self.x, self.y
+        x, y, std = self.x, self.y, self.noise_std
         if self.shuffle:
             perm = torch.randperm(self.num_examples, generator=self.generator, device=x.device)
             x = x[perm]
             if y is not None:
                 y = y[perm.to(y.device)]
+            if std is not None:
+                std = std[perm]
+        if std is not None:
+            x = torch.addcmul(x, std, torch.randn(x.shape, generator=self.generator,
+                                                  device=x.device, dtype=x.dtype))
         if self.dynamic_binarize and self.shuffle:
             # x is this epoch's own copy: draw in place, one training-set-sized tensor less at
             # peak (157 MB for MNIST)
@@ -91,5 +105,5 @@ class Batcher:
         return (
             f"Batcher({self.num_examples} examples, batch_size={self.batch_size}, "
             f"{len(self)} batches, shuffle={self.shuffle}, drop_last={self.drop_last}, "
-            f"dynamic_binarize={self.dynamic_binarize})"
+            f"dynamic_binarize={self.dynamic_binarize}, noise={self.noise_std is not None})"
         )

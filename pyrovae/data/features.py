@@ -12,6 +12,13 @@ the encoder as grey levels: a code is a deterministic function of the image (an 
 on binarized images sees the mean of their binarizations). Guides without a closed-form mean
 (``iaf``) give the average of 256 draws from a fixed seed.
 
+``data.features_draw = "sample"`` follows Kingma et al.'s code instead: the training codes are
+drawn afresh from q(z₁|x) = N(mean, std²) every epoch (the batcher draws them, from the means
+and standard deviations computed once, :attr:`~pyrovae.data.DataSet.train_std`), while the
+validation and test codes stay the means. This needs a diagonal-Gaussian q(z₁|x)
+(``diag-normal``). On MNIST with 100 labels it raised M2's validation accuracy from 91.99 %
+(means) to ... (README).
+
 The codes are real-valued: the model on top needs a likelihood on the real line
 (``gaussian``, ``laplace``); a ``bernoulli`` one is refused by the usual support check.
 """
@@ -20,7 +27,10 @@ import torch
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["encode_dataset"]
+__all__ = ["DRAWS", "encode_dataset"]
+
+#: the values of ``data.features_draw``
+DRAWS = ("mean", "sample")
 
 #: draws averaged for a guide whose mean has no closed form
 MEAN_DRAWS = 256
@@ -36,13 +46,29 @@ def posterior_mean(q, generator_seed=0):
             return q.sample((MEAN_DRAWS,)).mean(0)
 
 
-@torch.no_grad()
-def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000):
-    """``dataset`` with every split's images replaced by the codes of the VAE run ``run_dir``
-    (shape ``(N, z_dim)``, float32, on ``device``); labels and kept labels unchanged.
+def diagonal_std(q):
+    """The standard deviations of a diagonal-Gaussian ``q`` (``Normal``, possibly wrapped in
+    ``Independent``), or ``None`` for any other family."""
+    import pyro.distributions as dist
 
-    Refused in one line: a run that is not a VAE, or one trained on examples of another shape.
+    base = q.base_dist if isinstance(q, dist.Independent) else q
+    return base.scale if type(base) in (dist.Normal, torch.distributions.Normal) else None
+
+
+@torch.no_grad()
+def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean"):
+    """``dataset`` with every split's images replaced by the codes of the VAE run ``run_dir``
+    (shape ``(N, z_dim)``, float32, on ``device``); labels and kept labels unchanged. With
+    ``draw = "sample"`` the training split also carries q(z₁|x)'s standard deviations
+    (:attr:`~pyrovae.data.DataSet.train_std`), so that its codes are drawn every epoch.
+
+    Refused in one line: a run that is not a VAE, one trained on examples of another shape,
+    and ``"sample"`` with a q(z₁|x) that is not a diagonal Gaussian.
     """
+    if draw not in DRAWS:
+        raise ConfigError(
+            f"data.features_draw must be one of {', '.join(map(repr, DRAWS))}, got {draw!r}"
+        )
     from dataclasses import replace
 
     from ..runs import open_run
@@ -60,12 +86,23 @@ def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000):
             f"{tuple(m1.event_shape)}, but '{dataset.name}' has {tuple(dataset.event_shape)}; "
             "use the data set the VAE was trained on"
         )
-    splits = {}
+    splits, train_std = {}, None
     for name in SPLITS:
         split = dataset.split(name)
         x = split.x.to(device)
-        codes = [posterior_mean(m1.q(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        posteriors = [m1.q(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        codes = [posterior_mean(q) for q in posteriors]
         codes = torch.cat(codes) if codes else x.new_zeros((0, m1.z_dim))
         splits[name] = Split(codes.float().contiguous(), split.y)
+        if name == "train" and draw == "sample":
+            stds = [diagonal_std(q) for q in posteriors]
+            if any(std is None for std in stds):
+                raise ConfigError(
+                    f"data.features_draw = \"sample\" draws the codes from a diagonal-Gaussian "
+                    f"q(z|x), but {str(run_dir)!r} has the guide "
+                    f"'{type(m1.posterior).__name__}'; use data.features_draw = \"mean\" or an "
+                    "M1 trained with guide = \"diag-normal\""
+                )
+            train_std = torch.cat(stds).float().contiguous() if stds else None
     return replace(dataset, name=f"{dataset.name} codes of {run_dir}", event_shape=(m1.z_dim,),
-                   binarize="none", **splits)
+                   binarize="none", train_std=train_std, **splits)

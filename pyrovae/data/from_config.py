@@ -41,6 +41,12 @@ def load_data(config, device="cpu"):
 
     d = config.data
     mode = binarize_mode(config)
+    if d.features_draw != "mean" and not d.features_from:
+        raise ConfigError(
+            f"data.features_draw = {d.features_draw!r} draws codes of a VAE run, but "
+            "data.features_from names none; set data.features_from = RUN_DIR or leave "
+            "features_draw at \"mean\""
+        )
     if d.features_from and mode != "none":
         raise ConfigError(
             f"data.binarize = {d.binarize!r} binarizes images, but with data.features_from the "
@@ -60,5 +66,5 @@ def load_data(config, device="cpu"):
     if d.features_from:
         from .features import encode_dataset
 
-        return encode_dataset(dataset, d.features_from, device)
+        return encode_dataset(dataset, d.features_from, device, draw=d.features_draw)
     return dataset.to(device)

@@ -89,12 +89,14 @@ class SemiSupervisedBatcher:
     :param torch.Tensor unlabelled: indices of the others (may be empty).
     :param int batch_size: examples per batch.
     :param bool dynamic_binarize: re-draw a binarization of ``x`` every pass.
+    :param noise_std: ``None`` or per-example standard deviations aligned with ``x``: every pass
+        draws each example from N(x, noise_std²) (:class:`~pyrovae.data.Batcher`).
     :param int seed: seeds both streams (the unlabelled one with ``seed + 1``).
     :param int labelled_every: unlabelled batches per labelled one (default 1).
     """
 
-    def __init__(self, x, y, labelled, unlabelled, *, batch_size, dynamic_binarize=False, seed=0,
-                 labelled_every=1):
+    def __init__(self, x, y, labelled, unlabelled, *, batch_size, dynamic_binarize=False,
+                 noise_std=None, seed=0, labelled_every=1):
         if isinstance(labelled_every, bool) or not isinstance(labelled_every, int) \
                 or labelled_every < 1:
             raise DataError(f"data.labelled_every must be a positive integer, got "
@@ -109,13 +111,14 @@ class SemiSupervisedBatcher:
             y[labelled.to(y.device)],
             batch_size=min(batch_size, len(labelled)),
             dynamic_binarize=dynamic_binarize,
+            noise_std=None if noise_std is None else noise_std[labelled],
             seed=seed,
         )
         self.unlabelled = None
         if len(unlabelled):
             self.unlabelled = Batcher(
                 x[unlabelled], None, batch_size=batch_size, dynamic_binarize=dynamic_binarize,
-                seed=seed + 1,
+                noise_std=None if noise_std is None else noise_std[unlabelled], seed=seed + 1,
             )
 
     def __len__(self):

@@ -80,6 +80,34 @@ def test_batches_are_views_of_one_gathered_tensor():
         assert bx.is_contiguous()
 
 
+def test_noise_draws_every_example_from_its_gaussian_each_epoch():
+    """``noise_std``: each epoch, example i is x_i + std_i ε with fresh ε ~ N(0, 1), aligned
+    with its label through the shuffle. Over 400 epochs the per-example mean and standard
+    deviation of the draws must match x_i and std_i: the bounds are 5 standard errors (of a
+    mean: std/√400; of a standard deviation: about std/√800), so a wrong scale (e.g. std² for
+    std) or a misaligned std fails them."""
+    n, epochs = 30, 400
+    x = torch.linspace(-3, 3, n)[:, None].expand(n, 2).clone()
+    std = torch.linspace(0.2, 2.0, n)[:, None].expand(n, 2).clone()
+    y = torch.arange(n)
+    b = Batcher(x, y, batch_size=7, noise_std=std, seed=5)
+    draws = torch.zeros(epochs, n, 2)
+    for e in range(epochs):
+        for bx, by in b:
+            draws[e, by] = bx
+    assert not torch.equal(draws[0], draws[1])  # redrawn every epoch
+    assert ((draws.mean(0) - x).abs() < 5 * std / epochs**0.5).all()
+    assert ((draws.std(0) - std).abs() < 5 * std / (2 * epochs) ** 0.5).all()
+    again = Batcher(x, y, batch_size=7, noise_std=std, seed=5)
+    first = torch.zeros(n, 2)
+    for bx, by in again:
+        first[by] = bx
+    assert torch.equal(first, draws[0])  # the same seed draws the same codes
+    assert torch.equal(x, torch.linspace(-3, 3, n)[:, None].expand(n, 2))  # x is not touched
+    with pytest.raises(DataError, match="noise_std must have the examples' shape"):
+        Batcher(x, batch_size=4, noise_std=std[:, :1])
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, "8", True])
 def test_bad_batch_size(bad):
     with pytest.raises(DataError, match="batch_size"):

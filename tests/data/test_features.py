@@ -36,6 +36,42 @@ def test_the_codes_are_the_posterior_means_of_every_split(m1):
         assert torch.equal(split.y, images.y)
 
 
+def test_sampled_codes_carry_the_posterior_scales_of_the_training_images(m1):
+    """``draw = "sample"``: the means stay the codes of every split, and the training split
+    also carries q(z|x)'s standard deviations, by hand, which its batches draw from."""
+    data = pv.load_dataset("digits", labels=50)
+    codes = encode_dataset(data, m1, draw="sample")
+    means = encode_dataset(data, m1)
+    _, vae, _, _ = open_run(m1)
+    with torch.no_grad():
+        scale = vae.posterior.loc_scale(vae.encoder(data.train.x))[1]
+    torch.testing.assert_close(codes.train_std, scale, rtol=1e-6, atol=1e-6)
+    assert means.train_std is None
+    for name in ("train", "valid", "test"):
+        assert torch.equal(codes.split(name).x, means.split(name).x)
+    batches = encode_dataset(pv.load_dataset("digits"), m1, draw="sample").batches(64, seed=0)
+    first, second = (torch.cat([x for x, _ in batches]).sort(0).values for _ in range(2))
+    assert first.shape == (len(data.train), 3)
+    assert not torch.equal(first, second)  # new values each epoch, not just a new order
+    assert not torch.equal(first, means.train.x.sort(0).values)
+
+
+def test_sampled_codes_train_and_resume_exactly(m1, tmp_path):
+    """An M1+M2 run on sampled codes resumes to the same losses as an uninterrupted run: the
+    draws come from the batcher's generator, which the checkpoint stores."""
+    common = ["--model", "m2", "--labels", "50", *TINY, "--likelihood", "gaussian",
+              "--set", f"data.features_from=\"{m1}\"", "--set", "data.features_draw=\"sample\""]
+    assert main(["train", "--out", str(tmp_path / "whole"), *common, "--epochs", "2"]) == 0
+    assert main(["train", "--out", str(tmp_path / "part"), *common]) == 0
+    assert main(["train", "--resume", str(tmp_path / "part"), "--epochs", "2", "--quiet"]) == 0
+
+    def losses(run):
+        lines = (run / "metrics.csv").read_text().splitlines()
+        return [float(line.split(",")[1]) for line in lines[1:]]
+
+    assert losses(tmp_path / "part") == pytest.approx(losses(tmp_path / "whole"), rel=1e-6)
+
+
 def test_m2_on_the_codes_evaluates_the_whole_pipeline_on_test_images(m1, tmp_path, capsys):
     """``evaluate`` of an M1+M2 run classifies test *images*: its accuracy equals the M2
     classifier applied by hand to the M1 encoder's means of the test images."""
@@ -65,6 +101,11 @@ def test_refusals(m1, tmp_path, capsys):
     other.event_shape = (64,)
     with pytest.raises(DataError, match="shape"):
         encode_dataset(other, m1)
+    iaf = tmp_path / "iaf"
+    assert main(["train", "--out", str(iaf), "--guide", "iaf", "--z-dim", "3", *TINY]) == 0
+    with pytest.raises(ConfigError, match="diagonal-Gaussian.*features_draw = \"mean\""):
+        encode_dataset(data, iaf, draw="sample")
+    encode_dataset(data, iaf)  # its means are fine
     capsys.readouterr()
     assert main(["train", "--out", str(tmp_path / "r"), *TINY, "--set", "data.binarize=\"dynamic\"",
                  "--set", f"data.features_from=\"{m1}\"", "--likelihood", "gaussian"]) == 2
