@@ -73,7 +73,9 @@ class DataConfig:
     by the mean of that run's q(z|x), so the model trains on the codes (M1+M2; see
     :mod:`pyrovae.data.features`); empty: the images themselves. ``features_draw = "sample"``
     draws the training codes from q(z|x) afresh every epoch instead (Kingma et al.'s code;
-    validation and test keep the means).
+    validation and test keep the means). ``features_checksum`` is the SHA-256 of that run's
+    checkpoint: filled in when training starts, checked on every later load (resume,
+    evaluate), so that codes from a changed M1 are refused.
     """
 
     name: str = "digits"
@@ -86,6 +88,7 @@ class DataConfig:
     labelled_every: int = 1
     features_from: str = ""
     features_draw: str = "mean"
+    features_checksum: str = ""
 
 
 @dataclass

@@ -36,7 +36,8 @@ def binarize_mode(config):
 def load_data(config, device="cpu"):
     """The :class:`~pyrovae.data.DataSet` a config names, on ``device``; with
     ``data.features_from`` the codes of that VAE run instead of the images
-    (:mod:`pyrovae.data.features`)."""
+    (:mod:`pyrovae.data.features`), after checking its checkpoint against
+    ``data.features_checksum`` (filled in here when empty, so the run's config records it)."""
     from ..errors import ConfigError
 
     d = config.data
@@ -64,7 +65,8 @@ def load_data(config, device="cpu"):
         labels=d.labels,
     )
     if d.features_from:
-        from .features import encode_dataset
+        from .features import check_checksum, encode_dataset
 
+        d.features_checksum = check_checksum(d.features_from, d.features_checksum) or ""
         return encode_dataset(dataset, d.features_from, device, draw=d.features_draw)
     return dataset.to(device)

@@ -91,6 +91,31 @@ def test_m2_on_the_codes_evaluates_the_whole_pipeline_on_test_images(m1, tmp_pat
     assert result["num_examples"] == len(test.y)
 
 
+def test_a_run_on_codes_refuses_a_changed_m1(tmp_path, capsys):
+    """The run records the SHA-256 of M1's checkpoint; once M1 is retrained in place, evaluate
+    and resume refuse in one line and write nothing."""
+    import hashlib
+
+    m1 = tmp_path / "m1"
+    assert main(["train", "--out", str(m1), "--z-dim", "3", *TINY]) == 0
+    run = tmp_path / "m1m2"
+    assert main(["train", "--out", str(run), "--model", "m2", "--labels", "50", *TINY,
+                 "--set", f"data.features_from=\"{m1}\"", "--likelihood", "gaussian"]) == 0
+    recorded = pv.load_config(run / "config.toml").data.features_checksum
+    assert recorded == hashlib.sha256((m1 / "best.pt").read_bytes()).hexdigest()
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0  # unchanged M1: fine
+    assert main(["train", "--out", str(m1), "--z-dim", "3", *TINY, "--seed", "1",
+                 "--overwrite"]) == 0
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 2
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("has changed since this run was trained" in e for e in err)
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+
+
 def test_refusals(m1, tmp_path, capsys):
     m2_run = tmp_path / "m2"
     assert main(["train", "--out", str(m2_run), "--model", "m2", "--labels", "50", *TINY]) == 0
