@@ -73,7 +73,8 @@ class DataConfig:
     by the mean of that run's q(z|x), so the model trains on the codes (M1+M2; see
     :mod:`pyrovae.data.features`); empty: the images themselves. ``features_draw = "sample"``
     draws the training codes from q(z|x) afresh every epoch instead (Kingma et al.'s code;
-    validation and test keep the means). ``features_checksum`` is the SHA-256 of that run's
+    validation and test keep the means); ``features_units = "active"`` keeps only that VAE's
+    active units (the latent dimensions whose mean varies over the images). ``features_checksum`` is the SHA-256 of that run's
     checkpoint: filled in when training starts, checked on every later load (resume,
     evaluate), so that codes from a changed M1 are refused.
     """
@@ -88,6 +89,7 @@ class DataConfig:
     labelled_every: int = 1
     features_from: str = ""
     features_draw: str = "mean"
+    features_units: str = "all"
     features_checksum: str = ""
 
 
@@ -203,6 +205,7 @@ _RANGES = {
 _CHOICES = {
     "data.binarize": ("auto", "none", "static", "dynamic"),  # auto + data.load.BINARIZE_MODES
     "data.features_draw": ("mean", "sample"),  # data.features.DRAWS
+    "data.features_units": ("all", "active"),  # data.features.UNITS
 }
 
 

@@ -42,12 +42,13 @@ def load_data(config, device="cpu"):
 
     d = config.data
     mode = binarize_mode(config)
-    if d.features_draw != "mean" and not d.features_from:
-        raise ConfigError(
-            f"data.features_draw = {d.features_draw!r} draws codes of a VAE run, but "
-            "data.features_from names none; set data.features_from = RUN_DIR or leave "
-            "features_draw at \"mean\""
-        )
+    for option, default in (("features_draw", "mean"), ("features_units", "all")):
+        if getattr(d, option) != default and not d.features_from:
+            raise ConfigError(
+                f"data.{option} = {getattr(d, option)!r} applies to the codes of a VAE run, but "
+                f"data.features_from names none; set data.features_from = RUN_DIR or leave "
+                f"{option} at \"{default}\""
+            )
     if d.features_from and mode != "none":
         raise ConfigError(
             f"data.binarize = {d.binarize!r} binarizes images, but with data.features_from the "
@@ -68,5 +69,6 @@ def load_data(config, device="cpu"):
         from .features import check_checksum, encode_dataset
 
         d.features_checksum = check_checksum(d.features_from, d.features_checksum) or ""
-        return encode_dataset(dataset, d.features_from, device, draw=d.features_draw)
+        return encode_dataset(dataset, d.features_from, device, draw=d.features_draw,
+                              units=d.features_units)
     return dataset.to(device)

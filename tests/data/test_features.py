@@ -72,6 +72,47 @@ def test_sampled_codes_train_and_resume_exactly(m1, tmp_path):
     assert losses(tmp_path / "part") == pytest.approx(losses(tmp_path / "whole"), rel=1e-6)
 
 
+def test_active_units_keep_the_dimensions_whose_mean_varies(tmp_path):
+    """``units = "active"``: a unit whose posterior mean is the same for every image (here
+    made so by zeroing its row of M1's output layer) is dropped from every split and from the
+    training scales; the kept columns are the means by hand. A VAE with no active unit is
+    refused."""
+    import shutil
+
+    m1 = tmp_path / "m1"  # 8 epochs: its 3 units are active (variances about 0.02-0.03)
+    assert main(["train", "--out", str(m1), "--z-dim", "3", *TINY, "--epochs", "8"]) == 0
+
+    from pyrovae.data.features import active_units
+
+    means = torch.tensor([[0.0, 1.0, 5.0], [0.0, 1.2, 5.0], [0.0, 0.8, 5.3]])
+    # variances 0, 0.04, 0.03: the threshold is Burda et al.'s 0.01
+    assert active_units(means).tolist() == [False, True, True]
+    assert active_units(means * 0.55).tolist() == [False, True, False]  # 0.0121, 0.0091
+
+    def with_dead_units(rows, name):
+        run = tmp_path / name
+        shutil.copytree(m1, run)
+        state = torch.load(run / "best.pt", weights_only=False)
+        out = [k for k in state["state_dict"] if k.startswith("encoder.")][-2:]  # last layer
+        for key in out:
+            state["state_dict"][key][rows] = 0.0  # μ_u = 0 for every image
+        torch.save(state, run / "best.pt")
+        return run
+
+    dead = with_dead_units([1], "dead1")
+    data = pv.load_dataset("digits", labels=50)
+    codes = encode_dataset(data, dead, draw="sample", units="active")
+    every = encode_dataset(data, dead, draw="sample")
+    keep = every.train.x.var(0) > 0.01  # by hand
+    assert keep.tolist() == [True, False, True]
+    assert codes.event_shape == (2,)
+    for name in ("train", "valid", "test"):
+        assert torch.equal(codes.split(name).x, every.split(name).x[:, keep])
+    assert torch.equal(codes.train_std, every.train_std[:, keep])
+    with pytest.raises(DataError, match="no latent unit.*is active"):
+        encode_dataset(data, with_dead_units([0, 1, 2], "dead3"), units="active")
+
+
 def test_m2_on_the_codes_evaluates_the_whole_pipeline_on_test_images(m1, tmp_path, capsys):
     """``evaluate`` of an M1+M2 run classifies test *images*: its accuracy equals the M2
     classifier applied by hand to the M1 encoder's means of the test images."""
