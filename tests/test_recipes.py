@@ -35,7 +35,8 @@ def test_recipe_loads_and_trains_one_epoch(recipe, tmp_path):
         "train.compile=false",  # the compiled step has its own tests; here: the recipe's settings
         *(["data.labels=100"] if config.data.labels else []),  # digits has 1 258 images
         # M1+M2's first stage is a run of its own (tests/data/test_features.py): here, pixels
-        *(["data.features_from=\"\""] if config.data.features_from else []),
+        *(["data.features_from=\"\"", "data.features_draw=\"mean\"",
+           "data.features_units=\"all\""] if config.data.features_from else []),
     ])
     assert small.model.options == config.model.options  # the recipe's own model
     pv.train(small, progress=False, log=lambda message: None)
