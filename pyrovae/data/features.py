@@ -17,7 +17,7 @@ drawn afresh from q(z₁|x) = N(mean, std²) every epoch (the batcher draws them
 and standard deviations computed once, :attr:`~pyrovae.data.DataSet.train_std`), while the
 validation and test codes stay the means. This needs a diagonal-Gaussian q(z₁|x)
 (``diag-normal``). On MNIST with 100 labels it raised M2's validation accuracy from 91.99 %
-(means) to 92.95 % (README).
+(means) to 92.95 %, and to 93.24 % with ``features_units = "active"`` (README).
 
 ``data.features_units = "active"`` keeps only M1's *active units*: the latent dimensions whose
 posterior mean varies across the training images, Cov_x(E_q[z₁ᵤ | x]) > 0.01 (Burda et al.
