@@ -3,7 +3,8 @@
 VAE data sets fit in (GPU) memory, so batching needs no ``Dataset``/``DataLoader``, worker
 processes or per-example Python: per epoch the batcher draws one permutation, gathers the whole
 tensor once, optionally draws one dynamic binarization of it (or, for codes, one Gaussian draw
-around them), and yields contiguous slices (views) of the result. On a GPU this keeps the input pipeline at a few kernel launches per epoch.
+around them), and yields contiguous slices (views) of the result. On a GPU this keeps the input
+pipeline at a few kernel launches per epoch.
 """
 
 import math
