@@ -74,9 +74,10 @@ class DataConfig:
     :mod:`pyrovae.data.features`); empty: the images themselves. ``features_draw = "sample"``
     draws the training codes from q(z|x) afresh every epoch instead (Kingma et al.'s code;
     validation and test keep the means); ``features_units = "active"`` keeps only that VAE's
-    active units (the latent dimensions whose mean varies over the images). ``features_checksum`` is the SHA-256 of that run's
-    checkpoint: filled in when training starts, checked on every later load (resume,
-    evaluate), so that codes from a changed M1 are refused.
+    active units (the latent dimensions whose mean varies over the images).
+    ``features_checksum`` is the SHA-256 of that run's checkpoint: filled in when training
+    starts, checked on every later load (resume, evaluate), so that codes from a changed M1
+    are refused.
     """
 
     name: str = "digits"
