@@ -23,7 +23,8 @@ the example:
 * the reported test accuracy is the one at the epoch of best validation accuracy (the
   example's rule); the last epoch's is printed too.
 
-Measured on this project's 2-core VM (README, "M2 against Pyro's example").
+Measured on this project's 2-core VM: README, "M2 on MNIST against Pyro's tutorial and
+Kingma et al."
 """
 
 import argparse
