@@ -39,7 +39,7 @@ import torch
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["DRAWS", "UNITS", "active_units", "checkpoint_digest", "encode_dataset"]
+__all__ = ["DRAWS", "UNITS", "active_units", "check_checksum", "checkpoint_digest", "encode_dataset"]
 
 #: the values of ``data.features_draw``
 DRAWS = ("mean", "sample")
