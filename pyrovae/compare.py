@@ -30,9 +30,11 @@ from .errors import ConfigError
 from .infer.elbo import NoClosedForm, evaluate_elbo
 from .infer.gradients import gradient_noise
 from .infer.importance import importance_bound
+from .infer.labels import accuracy, infers_labels
 from .infer.logmeanexp import DEFAULT_MAX_ROWS
 from .infer.naive import naive_estimate
 from .infer.objectives import OBJECTIVES
+from .infer.traces import check_programs, enumeration_size, parameter_groups
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -48,7 +50,7 @@ __all__ = [
 
 def _elbo(kl):
     def estimate(model, x, k, max_rows, y=None):
-        rows = max(1, max_rows // (k * model.rows_per_sample))
+        rows = max(1, max_rows // (k * enumeration_size(model, x, y)))
         summary = evaluate_elbo(model, x, batch_size=rows, num_samples=k, kl=kl, y=y)
         return summary["elbo"], summary["elbo_stderr"]
 
@@ -142,13 +144,14 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
     """
     from .config import Component
 
-    model.require("gradient-noise", "the gradient-noise report")
-    groups = list(model.parameter_groups())
+    groups = list(parameter_groups(model))
     rows = []
     for name in ("trace", "meanfield"):
         for p in particles:
             try:
-                type(model).check_objective(Component(name, {"num_particles": p}))
+                check = getattr(type(model), "check_objective", None)
+                if check is not None:
+                    check(Component(name, {"num_particles": p}))
             except ConfigError as e:
                 rows.extend({"objective": name, "particles": p, "group": group,
                              "variance": math.nan, "snr": math.nan, "mean_norm": math.nan,
@@ -156,7 +159,8 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
                             for group in groups)
                 continue
             objective = OBJECTIVES.build(
-                name, {"max_plate_nesting": model.max_plate_nesting}, num_particles=p
+                name, {"max_plate_nesting": getattr(model, "max_plate_nesting", 1)},
+                num_particles=p
             )
             start = time.perf_counter()
             noise = gradient_noise(model, objective, x, draws=draws, seed=seed, y=y)
@@ -172,7 +176,8 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     """The whole comparison: estimator table and gradient noise (on the first
     ``gradient_batch`` examples of ``x``).
 
-    :param model: a model kind (any: the estimators use its interface).
+    :param model: a model kind, or any module with Pyro programs ``model`` and ``guide``: the
+        estimators are derived from their traces.
     :param x: the examples, ``(N,) + event_shape``.
     :param estimators: the rows (default :data:`DEFAULT_ESTIMATORS`).
     :param int repeats: runs per estimator, seeds ``seed``.. (default 3).
@@ -183,14 +188,14 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     :param int max_rows: samples × images per decoder call (default 8192).
     :param y: the examples' conditions for a conditional model (``model.given(labels)``), so
         every estimate is of log p(x|y); ``None`` otherwise.
-    :param labels: the examples' labels: a model with a classifier (M2's ``accuracy``) adds
-        the accuracy of its q(y|x) (``accuracy``, ``accuracy_stderr``) to the result.
+    :param labels: the examples' labels: a model that infers labels (its guide has a label
+        site, :func:`~pyrovae.infer.labels.infers_labels`) adds the accuracy of its q(y|x)
+        (``accuracy``, ``accuracy_stderr``) to the result.
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
     model.eval()
-    for feature in ("elbo", "importance", "naive", "gradient-noise"):
-        model.require(feature, "compare")
+    check_programs(model, x[:2], None if y is None else y[:2])  # before any work
     result = {
         "num_examples": int(x.shape[0]),
         "repeats": int(repeats),
@@ -202,8 +207,8 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     result["gradient_batch"] = int(batch.shape[0])
     result["gradient_draws"] = int(draws)
     result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed, batch_y)
-    if labels is not None and hasattr(model, "accuracy"):
-        result["accuracy"], result["accuracy_stderr"] = model.accuracy(x, labels, max_rows)
+    if labels is not None and infers_labels(model, x):
+        result["accuracy"], result["accuracy_stderr"] = accuracy(model, x, labels, max_rows)
     return result
 
 

@@ -35,6 +35,7 @@ from torch import nn
 
 from .errors import ConfigError
 from .noise import GivenNoise, RecordedNoise, keyed_normal, site_seed
+from .params import OwnParameters
 
 __all__ = ["CompiledLoss"]
 
@@ -64,7 +65,8 @@ class _Loss(nn.Module):
         self.objective = objective
 
     def forward(self, x, y, kl_weight):
-        return self.module.loss(self.objective, x, y, kl_weight=kl_weight)
+        with OwnParameters():  # the traced tensors must not reach Pyro's param store
+            return self.module.loss(self.objective, x, y, kl_weight=kl_weight)
 
 
 def _views_as_reshapes(graph):

@@ -15,7 +15,9 @@ from pyro.infer import TraceMeanField_ELBO
 from pyro.poutine.util import site_is_subsample
 from torch.distributions import Independent, kl_divergence
 
+from ..params import OwnParameters
 from .objectives import OBJECTIVES
+from .sites import mean_field_sites
 
 __all__ = ["SiteKL", "kl_report"]
 
@@ -38,6 +40,7 @@ class SiteKL:
     objective: str
     closed_form: bool
     enumerated: bool = False
+    qualifies: bool = True
 
     @property
     def line(self):
@@ -49,6 +52,9 @@ class SiteKL:
             return f"latent {self.site}: KL analytic ({self.objective}, {pair})"
         if not self.closed_form:
             return f"latent {self.site}: KL estimated by Monte Carlo: no closed form for {pair}"
+        if not self.qualifies:
+            return (f"latent {self.site}: KL estimated by Monte Carlo: its model parents are "
+                    f"drawn after it by the guide, so the closed form for {pair} would be biased")
         return (
             f"latent {self.site}: KL estimated by Monte Carlo: {self.objective} samples "
             f"log q - log p (a closed form exists for {pair}: use the meanfield objective)"
@@ -82,7 +88,7 @@ def kl_report(module, objective, x=None, y=None):
     :param y: its labels, for a conditional model (default: class 0 for every example).
     :returns: a list of :class:`SiteKL`, in the guide's order.
     """
-    elbo = OBJECTIVES.resolve(objective, {"max_plate_nesting": module.max_plate_nesting})
+    elbo = OBJECTIVES.resolve(objective, {"max_plate_nesting": getattr(module, "max_plate_nesting", 1)})
     meanfield = isinstance(elbo, TraceMeanField_ELBO)
     if x is None:
         param = next(module.parameters(), None)
@@ -92,10 +98,11 @@ def kl_report(module, objective, x=None, y=None):
     if getattr(module, "conditional", False):
         args = (x, y if y is not None else torch.zeros(x.shape[0], dtype=torch.long,
                                                        device=x.device))
-    with torch.no_grad():
+    with torch.no_grad(), OwnParameters():
         guide_trace = poutine.trace(module.guide).get_trace(*args)
         model_trace = poutine.trace(poutine.replay(module.model, trace=guide_trace)).get_trace(
             *args)
+    qualified = mean_field_sites(model_trace, guide_trace)
     report = []
     for name, site in guide_trace.nodes.items():
         if (
@@ -119,11 +126,12 @@ def kl_report(module, objective, x=None, y=None):
         report.append(
             SiteKL(
                 site=name,
-                analytic=meanfield and closed_form,
+                analytic=meanfield and closed_form and name in qualified,
                 q=_type_name(q),
                 p=_type_name(p),
                 objective=pyro_name(elbo),
                 closed_form=closed_form,
+                qualifies=name in qualified,
             )
         )
     return report

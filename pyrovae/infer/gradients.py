@@ -22,6 +22,9 @@ import math
 import pyro
 import torch
 
+from ..params import OwnParameters
+from .traces import parameter_groups
+
 __all__ = ["gradient_draws", "gradient_noise", "noise_statistics"]
 
 
@@ -30,16 +33,17 @@ def gradient_draws(model, objective, x, draws, groups=None, y=None):
     ELBO itself (β = 1, whatever β the run trained with).
 
     :param model: a model kind; its :meth:`~pyrovae.models.base.LatentVariableModel.loss` is
-        differentiated and its ``parameter_groups()`` are the groups (unless ``groups`` given).
+        differentiated, and the groups are its top-level modules
+        (:func:`pyrovae.infer.traces.parameter_groups`) unless ``groups`` are given.
     :returns: ``{group: tensor (draws, P)}``, float64.
     """
     if groups is None:
-        model.require("gradient-noise", "the gradient-noise report")
-        groups = model.parameter_groups()
+        groups = parameter_groups(model)
     params = [p for group in groups.values() for p in group]
     out = {name: [] for name in groups}
     for _ in range(draws):
-        loss = model.loss(objective, x, y) / x.shape[0]
+        with OwnParameters():
+            loss = model.loss(objective, x, y) / x.shape[0]
         grads = iter(torch.autograd.grad(loss, params, allow_unused=True))
         for name, group in groups.items():
             flat = [torch.zeros_like(p) if g is None else g for p, g in zip(group, grads)]

@@ -10,14 +10,16 @@ L_K → log p(x) as K → ∞ when q covers the posterior. If q(z|x) is the exac
 weight equals p(x) and L_K = log p(x) for any K. Papers report the mean of L_5000 over the test
 set as the test log-likelihood.
 
-The weights come from the model's
-:meth:`~pyrovae.models.base.LatentVariableModel.log_weight_sampler`, so every model kind and any
-registered prior, likelihood and guide works (M2 sums its label out inside each weight). The sums over K run in chunks
+The weights are derived from the traces of the model and guide
+(:func:`pyrovae.infer.traces.log_weights`), so every model kind, a user's own model and any
+registered prior, likelihood and guide works; enumerated sites (M2's label) are summed out
+exactly inside each weight. The sums over K run in chunks
 (:func:`~pyrovae.infer.logmeanexp.log_mean_exp`) so memory stays bounded for any K.
 """
 
 import torch
 
+from . import traces
 from .elbo import summarize
 from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
 
@@ -32,8 +34,8 @@ def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_ch
     :param model: a model kind (e.g. :class:`~pyrovae.models.VAE` or ``M2``).
     :param x: examples ``(N,) + event_shape``.
     :param int num_samples: K (e.g. 5000).
-    :param int max_rows: decoder rows per call (default 8192; a model that decodes several
-        rows per sample, like M2 with one per class, gets proportionally fewer samples).
+    :param int max_rows: decoder rows per call (default 8192; a model with enumerated sites
+        decodes one row per value, M2 one per class, and gets proportionally fewer samples).
     :param int sample_chunk: samples per decoder call (default from ``max_rows``).
     :param int image_chunk: images per chunk (default from ``max_rows``).
     :param world: data-parallel ranks (:class:`~pyrovae.distributed.World`): each bounds its
@@ -41,12 +43,14 @@ def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_ch
     :param y: the condition of each example for a conditional model (``model.given(labels)``),
         so the bound is on log p(x|y); ``None`` otherwise.
     """
-    model.require("importance", "the importance-sampled bound")
-    rows = max(1, max_rows // model.rows_per_sample)
     n = x.shape[0]
+    rows = max_rows
+    if n:
+        traces.check_programs(model, x[:2], None if y is None else y[:2])
+        rows = max(1, max_rows // traces.enumeration_size(model, x, y))
     if world is not None:
         x, y = world.shard(x), None if y is None else world.shard(y)
-    bounds = log_mean_exp(lambda xb, yb: model.log_weight_sampler(xb, "guide", y=yb), x,
+    bounds = log_mean_exp(lambda xb, yb: lambda k: traces.log_weights(model, xb, yb, k), x,
                           num_samples, rows, sample_chunk, image_chunk, y=y)
     return bounds if world is None else world.gather(bounds, n)
 

@@ -12,6 +12,7 @@ log p(z) − log p(z) cancels; shown in ``pyrovae compare`` for contrast.
 
 import torch
 
+from . import traces
 from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
 
 __all__ = ["naive_estimate"]
@@ -22,11 +23,13 @@ def naive_estimate(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chun
                    image_chunk=None, y=None):
     """log (1/K) Σ_k p(x_n|z_k), z_k ~ p(z), for every example (float64, shape ``(N,)``).
 
-    Arguments as for :func:`~pyrovae.infer.importance.importance_bound`; the weights are the
-    model's :meth:`~pyrovae.models.base.LatentVariableModel.log_weight_sampler` with
-    ``proposal="prior"``.
+    Arguments as for :func:`~pyrovae.infer.importance.importance_bound`; the weights are
+    derived from the model's trace with the latents drawn from the prior and its discrete
+    latents enumerated (:func:`pyrovae.infer.traces.log_weights` with ``proposal="prior"``).
     """
-    model.require("naive", "the naive prior-sampling estimate")
-    rows = max(1, max_rows // model.rows_per_sample)
-    return log_mean_exp(lambda xb, yb: model.log_weight_sampler(xb, "prior", y=yb), x,
-                        num_samples, rows, sample_chunk, image_chunk, y=y)
+    rows = max_rows
+    if x.shape[0]:
+        traces.check_programs(model, x[:2], None if y is None else y[:2])
+        rows = max(1, max_rows // traces.enumeration_size(model, x, y))
+    return log_mean_exp(lambda xb, yb: lambda k: traces.log_weights(model, xb, yb, k, "prior"),
+                        x, num_samples, rows, sample_chunk, image_chunk, y=y)

@@ -2,9 +2,11 @@
 
 Everything outside ``models/`` talks to a model through this interface and never through a
 kind's attributes: the trainer (:mod:`pyrovae.training`) asks for :meth:`LatentVariableModel.loss`;
-the estimators (:mod:`pyrovae.infer`) ask for ELBO terms, log importance weights and parameter
-groups. So every estimator works on every kind, as every Pyro ELBO works on any model/guide
-pair, and a new kind is one file plus its registration.
+the estimators (:mod:`pyrovae.infer`) ask for nothing but the two Pyro programs, and derive ELBO
+terms, importance weights, the naive estimate, labels and parameter groups from their traces
+(:mod:`pyrovae.infer.traces`). So every estimator works on every kind, as every Pyro ELBO works
+on any model/guide pair, and a new kind is one file plus its registration, with no estimator
+code.
 
 A model kind is an ``nn.Module`` with
 
@@ -14,43 +16,46 @@ A model kind is an ``nn.Module`` with
 * ``model(x, y=None, kl_weight=1.0)`` and ``guide(x, y=None, kl_weight=1.0)``: the Pyro programs.
   β (``kl_weight``) is an argument, as Pyro's ``examples/dmm`` passes its annealing factor:
   nobody writes training state into the model;
-* :meth:`~LatentVariableModel.loss`, :meth:`~LatentVariableModel.elbo_terms`,
-  :meth:`~LatentVariableModel.log_weight_sampler`, :meth:`~LatentVariableModel.parameter_groups`.
+* optionally :meth:`~LatentVariableModel.loss` (an extra term such as M2's classification
+  loss), :meth:`~LatentVariableModel.check_config`, and ``figures`` (pictures of its own).
+
+Both programs call :meth:`~LatentVariableModel.register` first, so that plain
+``pyro.infer.SVI`` with a ``pyro.optim`` optimizer trains the kind too.
 """
 
 import contextlib
 import warnings
 
+import pyro
 import torch
 from pyro import poutine
 from torch import nn
 
 from ..data import binarize
 from ..errors import DataError, PyroVAEError
+from ..infer.elbo import evaluate_elbo
+from ..infer.labels import accuracy, infers_labels
+from ..infer.traces import classify, observed_mean
+from ..params import OwnParameters, owns_parameters
 from ..registry import Registry
+from .labels import label_tensor
 
-__all__ = ["FEATURES", "LatentVariableModel", "MODELS", "build_model", "kl_scale"]
+__all__ = ["LatentVariableModel", "MODELS", "OwnParameters", "build_model", "kl_scale"]
 
 #: kind -> model class; the options of a kind are the keywords of its ``build`` classmethod.
 MODELS = Registry("model", builder_args=("event_shape", "num_classes"), constructor="build")
 
-#: what an estimator can ask of a model kind (:meth:`LatentVariableModel.require`)
-FEATURES = {
-    "elbo": "per-example ELBO terms (elbo_terms)",
-    "importance": "log importance weights under the guide (log_weight_sampler)",
-    "naive": "log weights under the prior (log_weight_sampler with proposal='prior')",
-    "gradient-noise": "parameter groups (parameter_groups)",
-}
-
-
 def build_model(config, event_shape, num_classes=None):
     """The model a :class:`~pyrovae.config.Config`'s ``[model]`` section describes, for data of
     ``event_shape`` with ``num_classes`` classes (``None``: unlabelled)."""
-    return MODELS.build(
+    model = MODELS.build(
         config.model.kind,
         {"event_shape": tuple(event_shape), "num_classes": num_classes},
         **config.model.options,
     )
+    if getattr(model, "event_shape", None) is None:  # a kind of the user's own may leave it out
+        model.event_shape = tuple(event_shape)
+    return model
 
 
 def kl_scale(weight):
@@ -73,10 +78,6 @@ class LatentVariableModel(nn.Module):
     max_plate_nesting = 1
     #: ``build`` keywords that are components: option -> registry kind (``"prior"``, ...)
     components = {}
-    #: the :data:`FEATURES` this kind provides
-    features = frozenset(FEATURES)
-    #: decoder rows per importance sample and example (M2 decodes every class: K)
-    rows_per_sample = 1
     #: whether ``data.binarize = "auto"`` binarizes grey levels for a binary likelihood
     auto_binarize = True
     #: whether ``sample(n)`` draws from nothing (a kind that completes observed parts of an
@@ -85,6 +86,16 @@ class LatentVariableModel(nn.Module):
     #: whether the model is of x given its label y (p(x|y), a conditional VAE): the estimators
     #: are then handed the labels (:meth:`given`) and bound log p(x|y)
     conditional = False
+    #: whether the kind learns from labels, so that ``data.labels`` (keep a few training labels)
+    #: applies to it; every other kind refuses ``data.labels`` (one check, in the config)
+    uses_labels = False
+    #: whether the kind needs the label of every example (a ``conditional`` one): then
+    #: ``data.labels`` is refused too, with a message saying so
+    needs_every_label = False
+    #: ``build`` keywords whose values :meth:`check_config` checks itself, instead of the config
+    #: checking them against the type of their default (M2's ``label_prior``: "uniform" or a
+    #: list of probabilities)
+    checked_options = frozenset()
 
     @classmethod
     def build(cls, event_shape, **options):
@@ -102,6 +113,36 @@ class LatentVariableModel(nn.Module):
         ``objective`` (a :class:`~pyrovae.config.Component`); every objective by default."""
 
     # -- the Pyro programs and the loss -----------------------------------------------------
+
+    @property
+    def pyro_name(self):
+        """The name under which :meth:`register` puts the parameters in Pyro's param store
+        (``"<name>$$$<parameter path>"``): the kind's registered name."""
+        return self.kind
+
+    def register(self):
+        """Register this model's networks with Pyro (``pyro.module``), as Pyro's
+        ``examples/vae`` does at the top of its model and guide, so that ``pyro.infer.SVI``
+        with a ``pyro.optim`` optimizer trains them; every kind calls it first in ``model``
+        and ``guide``. A no-op under :class:`OwnParameters` (pyrovae's own trainer and
+        estimators, which hold the parameters themselves).
+
+        Raises :class:`~pyrovae.errors.PyroVAEError` if the param store already holds other
+        tensors under this model's names (a previous model of the same kind): Pyro would
+        silently keep training those and leave this model untouched."""
+        if owns_parameters():
+            return
+        store = pyro.get_param_store()
+        name = self.pyro_name
+        for path, value in self.named_parameters():
+            full = f"{name}$$${path}"
+            if value.requires_grad and full in store._params and store._params[full] is not value:
+                raise PyroVAEError(
+                    f"Pyro's param store already holds a parameter {full!r} of another "
+                    f"'{name}' model; call pyro.clear_param_store() before training a new model "
+                    "with pyro.infer.SVI"
+                )
+        pyro.module(name, self)
 
     def model(self, x, y=None, kl_weight=1.0):
         raise NotImplementedError
@@ -121,66 +162,56 @@ class LatentVariableModel(nn.Module):
         ELBO, which sums y out)."""
         return y if self.conditional else None
 
-    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
-        """Per-example ``{"elbo", "reconstruction", "kl"}`` (tensors ``(B,)``, nats) and the
-        KL method (``"analytic"`` or ``"monte-carlo"``); ``y``: the examples' conditions
-        (:meth:`given`), for a :attr:`conditional` kind only.
-
-        :param str kl: ``"auto"`` (closed form where registered), ``"analytic"`` (raise
-            :class:`~pyrovae.infer.elbo.NoClosedForm` if there is none) or ``"monte-carlo"``.
-        """
-        raise NotImplementedError
-
-    def log_weight_sampler(self, x, proposal="guide", y=None):
-        """``draw`` such that ``draw(k)`` returns log importance weights ``(k, B)`` for the
-        examples ``x``: log p(x, z) − log q(z|x) with z ~ q(z|x) (``proposal="guide"``), or
-        log p(x|z) with z ~ p(z) (``proposal="prior"``); latent variables that can be summed
-        exactly are summed inside the weight. Each weight's exponential is an unbiased estimate
-        of p(x). Per-example work (the encoder) runs once, when the sampler is made."""
-        raise NotImplementedError
-
-    def parameter_groups(self):
-        """``{group: [parameters]}`` for the gradient-noise report, e.g. ``encoder``,
-        ``decoder``, ``prior``; empty groups are left out."""
-        raise NotImplementedError
-
-    def require(self, feature, what):
-        """Raise a one-line :class:`~pyrovae.errors.PyroVAEError` before any work if this kind
-        does not provide ``feature`` (a key of :data:`FEATURES`) that ``what`` needs."""
-        if feature not in FEATURES:
-            raise ValueError(f"unknown feature {feature!r}; one of {sorted(FEATURES)}")
-        if feature not in self.features:
-            raise PyroVAEError(
-                f"{what} needs {FEATURES[feature]}, which the '{self.kind}' model does not "
-                f"provide; it works with: {', '.join(self.kinds_with(feature))}"
-            )
-
     @property
     def kind(self):
         """The registered name of this model's kind."""
         return next((n for n in MODELS.names() if MODELS.get(n) is type(self)),
                     type(self).__name__)
 
-    @staticmethod
-    def kinds_with(feature):
-        return [n for n in MODELS.names() if feature in MODELS.get(n).features]
+    # -- pictures, derived from the programs ------------------------------------------------
 
-    @staticmethod
-    def _groups(parts):
-        """``{name: parameters}`` of ``{name: modules}``, trainable only, empty groups dropped."""
-        groups = {}
-        for name, modules in parts.items():
-            params = [p for m in modules for p in m.parameters() if p.requires_grad]
-            if params:
-                groups[name] = params
-        return groups
+    def _device(self):
+        param = next(self.parameters(), None)
+        if param is None:
+            param = next(self.buffers(), None)
+        return None if param is None else param.device
+
+    @torch.no_grad()
+    def sample(self, n, y=None):
+        """``n`` images E[x|z] with the latents drawn from the model itself (the prior), read off
+        the model's trace at its observed site. ``y``: labels to condition on (a tensor, or an
+        int for one class; a :attr:`conditional` kind cycles through its classes by default).
+        A kind that reads an observed part of each example cannot sample from nothing
+        (:attr:`unconditional_samples`) and is refused."""
+        if not self.unconditional_samples:
+            raise PyroVAEError(f"the '{self.kind}' model has no prior path from nothing to an "
+                               "image: it completes observed parts of examples")
+        device = self._device()
+        if y is None and self.conditional:
+            y = torch.arange(n, device=device) % self.num_classes
+        if y is not None:
+            y = label_tensor(y, n, device)
+        return observed_mean(self, torch.zeros(n, *self.event_shape, device=device), y,
+                             reconstruct=False)
+
+    @torch.no_grad()
+    def reconstruct(self, x, y=None):
+        """E[x|z] at a draw of the latents from the guide (labels only for a
+        :attr:`conditional` kind: an M2 infers its own)."""
+        return observed_mean(self, x, self.given(y), reconstruct=True)
+
+    @torch.no_grad()
+    def classify(self, x):
+        """The most probable label under the guide's q(y|x), for a kind whose guide infers
+        labels (:func:`pyrovae.infer.traces.classify`)."""
+        return classify(self, x)
 
     # -- data and evaluation ----------------------------------------------------------------
 
     def check_data(self, dataset):
         """Refuse data that does not fit: wrong example shape, or values outside the
         likelihood's support (:class:`~pyrovae.errors.DataError`)."""
-        if tuple(dataset.event_shape) != tuple(self.event_shape):
+        if tuple(dataset.event_shape) != tuple(getattr(self, "event_shape", dataset.event_shape)):
             raise DataError(
                 f"data set '{dataset.name}' has examples of shape {tuple(dataset.event_shape)} "
                 f"but the model expects {tuple(self.event_shape)}; use the data the model was "
@@ -191,9 +222,12 @@ class LatentVariableModel(nn.Module):
             x = dataset.split(name).x
             if name == "train" and dataset.binarize == "dynamic":
                 x = binarize(x)  # what the likelihood will see: a fresh draw every epoch
+            likelihood = getattr(self, "likelihood", None)
+            if not hasattr(likelihood, "check_data"):
+                break  # a model of the user's own without a pyrovae likelihood
             with warnings.catch_warnings(record=True) as records:
                 warnings.simplefilter("always")
-                self.likelihood.check_data(x, f"the {name} split of {dataset.name}")
+                likelihood.check_data(x, f"the {name} split of {dataset.name}")
             for record in records:
                 text = str(record.message).replace(f"the {name} split", "the {splits}")
                 caught.setdefault((text, record.category), []).append(name)
@@ -207,8 +241,11 @@ class LatentVariableModel(nn.Module):
     def evaluate(self, x, y=None, batch_size=1000, num_samples=1, world=None):
         """ELBO, reconstruction and KL in nats per example with standard errors (see
         :func:`~pyrovae.infer.elbo.evaluate_elbo`; ``world`` shards the examples over
-        data-parallel ranks); kinds add their own metrics."""
-        from ..infer.elbo import evaluate_elbo
-
-        return evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples,
-                             world=world, y=self.given(y))
+        data-parallel ranks) and, with labels, for a model that infers them
+        (:func:`~pyrovae.infer.labels.infers_labels`), the accuracy of its q(y|x)."""
+        result = evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples,
+                               world=world, y=self.given(y))
+        if y is not None and infers_labels(self, x):
+            result["accuracy"], result["accuracy_stderr"] = accuracy(self, x, y, batch_size,
+                                                                     world)
+        return result

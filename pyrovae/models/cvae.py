@@ -36,14 +36,13 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..guides import GUIDES
-from ..infer.elbo import kl_term
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
-from .labels import check_labelled, label_tensor, one_hot, with_label
+from .labels import check_labelled, one_hot, with_label
 
 __all__ = ["CVAE", "ClassPrior"]
 
@@ -89,6 +88,9 @@ class CVAE(LatentVariableModel):
     components = {"prior": "prior", "likelihood": "likelihood", "guide": "guide",
                   "encoder": "encoder", "decoder": "decoder"}
     conditional = True
+    #: the label of every example, never a few: ``data.labels`` is refused
+    uses_labels = True
+    needs_every_label = True
 
     def __init__(self, event_shape, num_classes, z_dim, prior, likelihood, posterior, encoder,
                  head, decoder, class_prior=None, activation="relu"):
@@ -158,22 +160,11 @@ class CVAE(LatentVariableModel):
         return cls(event_shape, k, z_dim, prior, likelihood, posterior, encoder, head, decoder,
                    None, activation)
 
-    @classmethod
-    def check_config(cls, config):
-        """Every training example needs its label: ``data.labels`` (a few kept labels) is for
-        the semi-supervised ``m2``."""
-        super().check_config(config)
-        if config.data.labels:
-            raise ConfigError(
-                f"data.labels = {config.data.labels} (--labels) keeps only some labels, but the "
-                "cvae is conditioned on the label of every example; drop --labels (or use "
-                "--model m2 for semi-supervised learning)"
-            )
-
     # -- the two Pyro programs ---------------------------------------------------------------
 
     def model(self, x, y=None, kl_weight=1.0):
         """p(z|y) p(x|z,y)."""
+        self.register()
         y = self._label(y)
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
@@ -182,6 +173,7 @@ class CVAE(LatentVariableModel):
 
     def guide(self, x, y=None, kl_weight=1.0):
         """q(z|x,y)."""
+        self.register()
         y = self._label(y)
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
@@ -208,67 +200,6 @@ class CVAE(LatentVariableModel):
         """p(x|z,y) as a distribution over images."""
         return self.likelihood(self.decoder(with_label(z, y, self.num_classes)))
 
-    def _classes(self, n):
-        """``n`` labels cycling through the classes 0, 1, ..., K−1, 0, ..."""
-        return torch.arange(n, device=self.label_embedding.weight.device) % self.num_classes
-
-    @torch.no_grad()
-    def sample(self, n, y=None):
-        """``n`` images E[x|z,y] with z ~ p(z|y); ``y``: the labels (an int for one class; by
-        default the classes in turn)."""
-        device = self.label_embedding.weight.device
-        y = self._classes(n) if y is None else label_tensor(y, n, device)
-        z = self.p_z(y).sample() if self.class_prior is not None else self.prior().sample((n,))
-        return self.likelihood.mean(self.decoder(with_label(z, y, self.num_classes)))
-
-    @torch.no_grad()
-    def reconstruct(self, x, y=None):
-        """E[x|z,y] at z = a draw from q(z|x,y)."""
-        y = self._label(y)
-        return self.likelihood.mean(self.decoder(with_label(self.q(x, y).sample(), y,
-                                                            self.num_classes)))
-
-    # -- what the estimators ask for --------------------------------------------------------
-
-    @torch.no_grad()
-    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
-        """Per-example terms of ELBO(x|y): reconstruction E_q[log p(x|z,y)] by Monte Carlo over
-        ``num_samples`` draws, KL(q(z|x,y) || p(z|y)) in closed form where registered
-        (``kl="auto"``) or from the same draws."""
-        y = self._label(y)
-        q = self.q(x, y)
-        z = q.sample((num_samples,))
-        reconstruction = self.p_x(z, y).log_prob(x).mean(0)
-        kl_value, method = kl_term(q, self.p_z(y), z, kl)
-        return ({"elbo": reconstruction - kl_value, "reconstruction": reconstruction,
-                 "kl": kl_value}, method)
-
-    def log_weight_sampler(self, x, proposal="guide", y=None):
-        """log w = log p(x|z,y) + log p(z|y) − log q(z|x,y), z ~ q(z|x,y): each weight's mean is
-        unbiased for p(x|y); or log w = log p(x|z,y), z ~ p(z|y) (``proposal="prior"``)."""
-        y = self._label(y)
-        prior = self.p_z(y)
-        if proposal == "prior":
-            # the shared prior has batch shape (): draw (k, B); the class prior's is (B,)
-            shape = (x.shape[0],) if self.class_prior is None else ()
-            return lambda k: self.p_x(prior.sample((k, *shape)), y).log_prob(x)
-        q = self.q(x, y)
-
-        def draw(k):
-            z = q.sample((k,))  # (k, B, z_dim)
-            return self.p_x(z, y).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
-
-        return draw
-
-    def parameter_groups(self):
-        """q(z|x,y) (encoder, label vectors, head, posterior), p(x|z,y) (decoder, likelihood),
-        p(z|y)."""
-        return self._groups({"encoder": (self.encoder, self.label_embedding, self.head,
-                                         self.posterior),
-                             "decoder": (self.decoder, self.likelihood),
-                             "prior": tuple(m for m in (self.prior, self.class_prior)
-                                            if m is not None)})
-
     def check_data(self, dataset):
         """Also refuse data without labels or with a different number of classes."""
         check_labelled(dataset, self.num_classes, "cvae")
@@ -281,7 +212,8 @@ class CVAE(LatentVariableModel):
         """``class_samples.png``: one row per class, ``columns`` draws z ~ p(z|y) each.
         Nothing for non-image data."""
         k = self.num_classes
-        y = self._classes(k * columns).reshape(columns, k).T.reshape(-1)  # row c: class c
+        y = (torch.arange(k * columns, device=self.label_embedding.weight.device) % k).reshape(
+            columns, k).T.reshape(-1)  # row c: class c
         images = as_images(self.sample(k * columns, y), self.event_shape)
         if images is None:
             return []

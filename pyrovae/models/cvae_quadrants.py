@@ -31,7 +31,6 @@ from pyro.distributions.torch_distribution import MaskedDistribution
 
 from ..errors import ConfigError, PyroVAEError
 from ..guides import GUIDES
-from ..infer.elbo import kl_term
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..plots import as_images, save_grid
@@ -143,6 +142,7 @@ class CVAEQuadrants(LatentVariableModel):
 
     def model(self, x, y=None, kl_weight=1.0):
         """p(z|c) p(x_h|z), c read off ``x``; labels ``y`` are ignored."""
+        self.register()
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
                 z = pyro.sample("z", self.p_z(x))
@@ -150,6 +150,7 @@ class CVAEQuadrants(LatentVariableModel):
 
     def guide(self, x, y=None, kl_weight=1.0):
         """q(z|x) from the whole image."""
+        self.register()
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
                 pyro.sample("z", self.q(x))
@@ -194,39 +195,6 @@ class CVAEQuadrants(LatentVariableModel):
             "the cvae-quadrants model completes the observed quadrants of an image and has no "
             "samples from nothing; see the run's completions.png"
         )
-
-    # -- what the estimators ask for --------------------------------------------------------
-
-    @torch.no_grad()
-    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
-        """Per-example terms of ELBO(x_h|c): E_q[log p(x_h|z)] by Monte Carlo, KL(q(z|x) ||
-        p(z|c)) in closed form where registered."""
-        q = self.q(x)
-        z = q.sample((num_samples,))
-        reconstruction = self.p_x(z).log_prob(x).mean(0)
-        kl_value, method = kl_term(q, self.p_z(x), z, kl)
-        return ({"elbo": reconstruction - kl_value, "reconstruction": reconstruction,
-                 "kl": kl_value}, method)
-
-    def log_weight_sampler(self, x, proposal="guide", y=None):
-        """log w = log p(x_h|z) + log p(z|c) − log q(z|x), z ~ q(z|x) (unbiased for p(x_h|c));
-        or log w = log p(x_h|z), z ~ p(z|c) (``proposal="prior"``)."""
-        prior = self.p_z(x)
-        if proposal == "prior":
-            return lambda k: self.p_x(prior.sample((k,))).log_prob(x)
-        q = self.q(x)
-
-        def draw(k):
-            z = q.sample((k,))
-            return self.p_x(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
-
-        return draw
-
-    def parameter_groups(self):
-        """q(z|x) (recognition network, family), p(x_h|z) (decoder, likelihood), p(z|c)."""
-        return self._groups({"encoder": (self.encoder, self.posterior),
-                             "decoder": (self.decoder, self.likelihood),
-                             "prior": (self.prior_net,)})
 
     # -- pictures ----------------------------------------------------------------------------
 

@@ -67,7 +67,6 @@ from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..guides import GUIDES
-from ..infer.elbo import kl_term, summarize
 from ..infer.objectives.enum import EnumELBO
 from ..infer.objectives.trace import TraceELBO
 from ..likelihoods import LIKELIHOODS
@@ -76,7 +75,7 @@ from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
-from .labels import check_labelled, label_tensor, one_hot, with_label
+from .labels import check_labelled, one_hot, with_label
 
 __all__ = ["M2"]
 
@@ -107,6 +106,10 @@ class M2(LatentVariableModel):
     #: cross-entropy, not a density: pyrovae warns). On digits with 50 labels this gave 88.8 %
     #: against 79.2 % with dynamic binarization (5 label draws, README).
     auto_binarize = False
+    #: M2 learns from labels: ``data.labels`` keeps a few of them (the rest are summed out)
+    uses_labels = True
+    #: ``label_prior`` is "uniform" or a list of probabilities: checked by :meth:`check_config`
+    checked_options = frozenset({"label_prior"})
 
     def __init__(self, event_shape, num_classes, z_dim, prior, likelihood, posterior, encoder,
                  head, classifier, decoder, label_probs, alpha=1.0, activation="relu"):
@@ -129,11 +132,6 @@ class M2(LatentVariableModel):
         )
         self.alpha = float(alpha)
         self._enum_objectives = {}
-
-    @property
-    def rows_per_sample(self):
-        """Every importance sample decodes all K classes."""
-        return self.num_classes
 
     @classmethod
     def build(cls, event_shape, num_classes, z_dim=4, prior="normal", likelihood="bernoulli",
@@ -187,6 +185,26 @@ class M2(LatentVariableModel):
         return m2
 
     @classmethod
+    def check_config(cls, config):
+        """``model.label_prior``: ``"uniform"`` or a list of positive class probabilities that
+        sums to 1 (stored as floats); ``model.alpha`` ≥ 0."""
+        super().check_config(config)
+        options = config.model.options
+        prior = options.get("label_prior", "uniform")
+        if prior != "uniform":
+            ok = isinstance(prior, list) and len(prior) > 1 and all(
+                isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in prior)
+            if not ok or abs(sum(prior) - 1) > 1e-6:
+                raise ConfigError(
+                    "model.label_prior must be \"uniform\" or a list of positive class "
+                    f"probabilities summing to 1, got {prior!r}; e.g. --set "
+                    "model.label_prior=[0.5,0.5]"
+                )
+            options["label_prior"] = [float(p) for p in prior]
+        if not options.get("alpha", 1.0) >= 0:
+            raise ConfigError(f"model.alpha must be zero or positive, got {options['alpha']!r}")
+
+    @classmethod
     def check_objective(cls, objective):
         """M2 sums labels out with ``TraceEnum_ELBO``, the enumerated form of the ``trace``
         objective; Pyro has no enumerated mean-field or importance-weighted ELBO."""
@@ -201,6 +219,7 @@ class M2(LatentVariableModel):
 
     def model(self, x, y=None, kl_weight=1.0):
         """p(y) p(z) p(x|y,z); ``y`` observed when given."""
+        self.register()
         with pyro.plate("data", x.shape[0]):
             y = pyro.sample("y", dist.Categorical(probs=self.label_probs), obs=y)
             with kl_scale(kl_weight):
@@ -209,6 +228,7 @@ class M2(LatentVariableModel):
 
     def guide(self, x, y=None, kl_weight=1.0):
         """q(y|x) (enumerated, only when ``y`` is not given) and q(z|x,y)."""
+        self.register()
         with pyro.plate("data", x.shape[0]):
             if y is None:
                 y = pyro.sample("y", self.q_y(x), infer={"enumerate": "parallel"})
@@ -268,120 +288,6 @@ class M2(LatentVariableModel):
     def p_x(self, z, y):
         """p(x|y,z) as a distribution over images."""
         return self.likelihood(self.decoder(with_label(z, y, self.num_classes)))
-
-    @torch.no_grad()
-    def classify(self, x):
-        """The most probable label under q(y|x)."""
-        return self.classifier(x).argmax(-1)
-
-    @torch.no_grad()
-    def reconstruct(self, x, y=None):
-        """E[x|y,z] at ŷ = argmax q(y|x) and z drawn from q(z|x,ŷ) (given labels are not
-        used: this shows what the model infers)."""
-        y = self.classify(x)
-        return self.likelihood.mean(self.decoder(with_label(self.q(x, y).sample(), y,
-                                                            self.num_classes)))
-
-    @torch.no_grad()
-    def sample(self, n, y=None):
-        """``n`` images E[x|y,z], z from the prior and y from p(y) (or the given labels; an int
-        for one class)."""
-        if y is None:
-            y = dist.Categorical(probs=self.label_probs).sample((n,))
-        y = label_tensor(y, n, self.label_probs.device)
-        z = self.prior().sample((n,))
-        return self.likelihood.mean(self.decoder(with_label(z, y, self.num_classes)))
-
-    # -- evaluation --------------------------------------------------------------------------
-
-    @torch.no_grad()
-    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
-        """Per-example unlabelled ELBO with y summed out in closed form.
-
-        With q_y = q(y|x) and, for each class y, R_y = E_{q(z|x,y)}[log p(x|y,z)] (Monte Carlo,
-        ``num_samples`` draws) and KL_y = KL(q(z|x,y) || p(z)) (closed form where registered and
-        ``kl`` allows, else Monte Carlo from the same draws)::
-
-            reconstruction = Σ_y q_y R_y
-            kl             = Σ_y q_y KL_y + Σ_y q_y (log q_y − log p(y))   [KL over (y, z)]
-            elbo           = reconstruction − kl  ≤ log p(x)
-
-        :returns: ``({"elbo", "reconstruction", "kl"}: tensors (B,), kl_method)``.
-        """
-        log_qy = torch.log_softmax(self.classifier(x), -1)  # (B, K)
-        ys = torch.arange(self.num_classes, device=x.device).unsqueeze(-1)  # (K, 1)
-        qz = self.q(x, ys)  # batch (K, B)
-        z = qz.sample((num_samples,))  # (S, K, B, z_dim)
-        rec = self.p_x(z, ys).log_prob(x).mean(0).T  # (B, K)
-        kl_z, method = kl_term(qz, self.prior(), z, kl)  # (K, B)
-        qy = log_qy.exp()
-        kl_y = (qy * (log_qy - self.label_probs.log())).sum(-1)
-        reconstruction = (qy * rec).sum(-1)
-        kl = (qy * kl_z.T).sum(-1) + kl_y
-        return {"elbo": reconstruction - kl, "reconstruction": reconstruction, "kl": kl}, method
-
-    def log_weight_sampler(self, x, proposal="guide", y=None):
-        """Log weights with y summed out exactly inside each weight.
-
-        ``proposal="guide"``: for each of the k samples, one z_y ~ q(z|x, y) per class y, and
-
-            log w = log Σ_y p(y) p(z_y) p(x|y, z_y) / q(z_y|x, y),
-
-        an unbiased estimate of Σ_y p(x, y) = p(x) (each term is unbiased for p(x, y)); with the
-        exact posterior q(z|x,y) = p(z|x,y) every weight is p(x). ``proposal="prior"``: one
-        z ~ p(z) per sample, log w = log Σ_y p(y) p(x|y, z). q(y|x) plays no part: the sum over
-        y is exact, so the bound is at least the ELBO with y summed (Jensen over y)."""
-        k_classes = self.num_classes
-        ys = torch.arange(k_classes, device=x.device).unsqueeze(-1)  # (K, 1)
-        log_py = self.label_probs.log().unsqueeze(-1)  # (K, 1)
-        prior = self.prior()
-        if proposal == "prior":
-            def draw_prior(k):
-                z = prior.sample((k, 1, x.shape[0]))  # (k, 1, B, z_dim): shared by the classes
-                return torch.logsumexp(log_py + self.p_x(z, ys).log_prob(x), dim=1)
-
-            return draw_prior
-        qz = self.q(x, ys)  # batch (K, B): the encoder runs once
-
-        def draw(k):
-            z = qz.sample((k,))  # (k, K, B, z_dim)
-            log_w = log_py + self.p_x(z, ys).log_prob(x) + prior.log_prob(z) - qz.log_prob(z)
-            return torch.logsumexp(log_w, dim=1)  # (k, B)
-
-        return draw
-
-    def parameter_groups(self):
-        """q(z|x,y) (encoder, head, posterior), q(y|x) (classifier), p(x|y,z) (decoder and
-        likelihood), p(z)."""
-        return self._groups({"encoder": (self.encoder, self.label_embedding, self.head,
-                                         self.posterior),
-                             "classifier": (self.classifier,),
-                             "decoder": (self.decoder, self.likelihood),
-                             "prior": (self.prior,)})
-
-    @torch.no_grad()
-    def evaluate(self, x, y=None, batch_size=1000, num_samples=1, world=None):
-        """Unlabelled ELBO, reconstruction and KL (nats per example, with standard errors) and,
-        with labels, the accuracy of argmax q(y|x) with its binomial standard error."""
-        result = super().evaluate(x, y, batch_size, num_samples, world=world)
-        if y is not None:
-            result["accuracy"], result["accuracy_stderr"] = self.accuracy(x, y, batch_size,
-                                                                          world)
-        return result
-
-    @torch.no_grad()
-    def accuracy(self, x, y, batch_size=1000, world=None):
-        """The accuracy of argmax q(y|x) on labelled examples and its binomial standard error
-        (``world`` shards the examples over data-parallel ranks)."""
-        n = x.shape[0]
-        if world is not None:
-            x, y = world.shard(x), world.shard(y)
-        correct = torch.cat([self.classify(x[i : i + batch_size]) == y[i : i + batch_size]
-                             for i in range(0, x.shape[0], batch_size)]
-                            or [y[:0] == y[:0]]).double()
-        if world is not None:
-            correct = world.gather(correct, n)
-        return summarize(correct)
 
     def check_data(self, dataset):
         """Also refuse data without labels or with a different number of classes."""

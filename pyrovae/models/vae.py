@@ -15,11 +15,8 @@ E_q[log p(x|z)] − β KL(q || p): the β-VAE and KL warm-up without touching th
 """
 
 import pyro
-import torch
 
-from ..errors import ConfigError
 from ..guides import GUIDES
-from ..infer.elbo import kl_term
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..priors import PRIORS
@@ -94,20 +91,11 @@ class VAE(LatentVariableModel):
         )
         return vae
 
-    @classmethod
-    def check_config(cls, config):
-        """A plain VAE has no use for labels; ``data.labels`` is for ``m2``."""
-        super().check_config(config)
-        if config.data.labels:
-            raise ConfigError(
-                f"data.labels = {config.data.labels} (--labels) is for the semi-supervised "
-                "model: add --model m2, or drop --labels"
-            )
-
     # -- the two Pyro programs ---------------------------------------------------------------
 
     def model(self, x, y=None, kl_weight=1.0):
         """p(z) p(x|z); ``y`` (labels) is accepted and ignored so batches can carry labels."""
+        self.register()
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
                 z = pyro.sample("z", self.prior())
@@ -115,6 +103,7 @@ class VAE(LatentVariableModel):
 
     def guide(self, x, y=None, kl_weight=1.0):
         """q(z|x) from the encoder and the posterior family."""
+        self.register()
         with pyro.plate("data", x.shape[0]):
             with kl_scale(kl_weight):
                 pyro.sample("z", self.q(x))
@@ -129,52 +118,7 @@ class VAE(LatentVariableModel):
         """p(x|z) as a distribution over images."""
         return self.likelihood(self.decoder(z))
 
-    @torch.no_grad()
-    def reconstruct(self, x, y=None):
-        """E[x|z] at z = a draw from q(z|x) (``y`` is ignored)."""
-        return self.likelihood.mean(self.decoder(self.q(x).sample()))
-
-    @torch.no_grad()
-    def sample(self, n):
-        """``n`` images E[x|z] for z drawn from the prior."""
-        z = self.prior().sample((n,))
-        return self.likelihood.mean(self.decoder(z))
-
     def loss(self, objective, x, y=None, kl_weight=1.0):
         """The objective's −ELBO summed over the batch; labels play no part."""
         return objective.differentiable_loss(self.model, self.guide, x, kl_weight=kl_weight)
 
-    # -- what the estimators ask for --------------------------------------------------------
-
-    @torch.no_grad()
-    def elbo_terms(self, x, num_samples=1, kl="auto", y=None):
-        """Per-example ELBO terms: reconstruction E_q[log p(x|z)] by Monte Carlo over
-        ``num_samples`` draws, KL(q(z|x) || p(z)) in closed form where registered (``kl="auto"``)
-        or from the same draws as E_q[log q(z|x) − log p(z)]."""
-        q = self.q(x)
-        z = q.sample((num_samples,))
-        reconstruction = self.p_x(z).log_prob(x).mean(0)
-        kl_value, method = kl_term(q, self.prior(), z, kl)
-        terms = {"elbo": reconstruction - kl_value, "reconstruction": reconstruction,
-                 "kl": kl_value}
-        return terms, method
-
-    def log_weight_sampler(self, x, proposal="guide", y=None):
-        """log w = log p(x|z) + log p(z) − log q(z|x), z ~ q(z|x) (the encoder runs once here);
-        or log w = log p(x|z), z ~ p(z) for ``proposal="prior"``."""
-        prior = self.prior()
-        if proposal == "prior":
-            return lambda k: self.p_x(prior.sample((k, x.shape[0]))).log_prob(x)
-        q = self.q(x)
-
-        def draw(k):
-            z = q.sample((k,))  # (k, B, z_dim)
-            return self.p_x(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
-
-        return draw
-
-    def parameter_groups(self):
-        """q(z|x) (encoder and posterior head), p(x|z) (decoder and likelihood), p(z)."""
-        return self._groups({"encoder": (self.encoder, self.posterior),
-                             "decoder": (self.decoder, self.likelihood),
-                             "prior": (self.prior,)})

@@ -1,14 +1,15 @@
-"""The model interface: options from ``build``, capability checks before any work, one
-``build_model`` from a config."""
+"""The model interface: options from ``build``, one ``build_model`` from a config, and
+programs the trace-derived estimators cannot read refused in one line before any work."""
 
+import pyro
 import pytest
 import torch
 
 import pyrovae as pv
-from pyrovae.errors import PyroVAEError
-from pyrovae.infer import evaluate_log_likelihood, naive_estimate
-from pyrovae.infer.gradients import gradient_draws
-from pyrovae.models.base import FEATURES, MODELS, build_model
+from pyrovae.compare import compare
+from pyrovae.infer import evaluate_elbo, evaluate_log_likelihood, naive_estimate
+from pyrovae.infer.traces import ProgramError
+from pyrovae.models.base import MODELS, build_model
 
 
 def test_a_kinds_options_are_its_build_keywords():
@@ -34,36 +35,50 @@ def test_build_model_from_a_config_equals_build_from_python():
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
 
 
-class _Opaque(pv.VAE):
-    """A kind that cannot give importance weights (as a third-party kind might)."""
+class _Broken(pv.VAE):
+    """A VAE whose programs the estimators cannot read, in one of several ways."""
 
-    features = frozenset(FEATURES) - {"importance", "gradient-noise"}
+    flaw = None
 
-    def log_weight_sampler(self, x, proposal="guide", y=None):
-        if proposal == "guide":
-            raise AssertionError("the estimator ran before the capability check")
-        return super().log_weight_sampler(x, proposal)
+    def model(self, x, y=None, kl_weight=1.0):
+        if self.flaw == "outside the plate":
+            pyro.sample("w", pyro.distributions.Normal(0.0, 1.0))
+        with pyro.plate("data", x.shape[0]):
+            if self.flaw == "an extra latent":
+                pyro.sample("u", pyro.distributions.Normal(torch.zeros(x.shape[0]), 1.0))
+            z = pyro.sample("z", self.prior())
+            pyro.sample("x", self.likelihood(self.decoder(z)), obs=x)
+
+    def guide(self, x, y=None, kl_weight=1.0):
+        with pyro.plate("data", x.shape[0]):
+            if self.flaw == "an extra guide site":
+                pyro.sample("v", pyro.distributions.Normal(torch.zeros(x.shape[0]), 1.0))
+            pyro.sample("z", self.q(x))
 
 
-@pytest.fixture
-def opaque():
-    MODELS.register("opaque-test", _Opaque)
-    yield _Opaque.build((4,), z_dim=2, likelihood="gaussian")
-    del MODELS._entries["opaque-test"]
-
-
-def test_an_estimator_refuses_a_kind_without_the_feature_before_any_work(opaque):
+@pytest.mark.parametrize("flaw, message", [
+    ("outside the plate", r"site 'w' lies outside the 'data' plate"),
+    ("an extra latent", r"the model's latent site 'u' has no site in the guide"),
+    ("an extra guide site", r"the guide's site 'v' is not a site of the model"),
+])
+@pytest.mark.parametrize("estimator", ["elbo", "importance", "naive", "compare"])
+def test_estimators_refuse_programs_they_cannot_read_in_one_line(flaw, message, estimator):
+    model = _Broken.build((4,), z_dim=2, likelihood="gaussian")
+    model.flaw = flaw
     x = torch.rand(3, 4)
-    others = ", ".join(n for n in MODELS.names() if n != "opaque-test")  # every real kind has it
-    with pytest.raises(PyroVAEError, match=r"the importance-sampled bound needs log importance "
-                       r"weights .* which the 'opaque-test' model does not provide; it works "
-                       rf"with: {others}$"):
-        evaluate_log_likelihood(opaque, x, 5)
-    with pytest.raises(PyroVAEError, match="gradient-noise report needs parameter groups"):
-        gradient_draws(opaque, pv.OBJECTIVES.build("trace", {}), x, 2)
-    assert naive_estimate(opaque, x, 4).shape == (3,)  # what it does provide still works
+    run = {"elbo": lambda: evaluate_elbo(model, x),
+           "importance": lambda: evaluate_log_likelihood(model, x, 5),
+           "naive": lambda: naive_estimate(model, x, 4),
+           "compare": lambda: compare(model, x, repeats=1, particles=(1,), draws=2)}[estimator]
+    with pytest.raises(ProgramError, match=message) as caught:
+        run()
+    assert "\n" not in str(caught.value)
 
 
-def test_require_names_only_known_features(opaque):
-    with pytest.raises(ValueError, match="unknown feature"):
-        opaque.require("telepathy", "x")
+def test_a_module_without_a_guide_is_refused():
+    class NoGuide(torch.nn.Module):
+        def model(self, x, y=None):
+            pass
+
+    with pytest.raises(ProgramError, match=r"the model has no 'guide' method"):
+        evaluate_elbo(NoGuide(), torch.rand(3, 4))

@@ -7,6 +7,7 @@ from pyro.infer import TraceMeanField_ELBO
 from torch.distributions import kl_divergence
 
 from ...errors import ConfigError
+from ..sites import mean_field_sites
 from .base import OBJECTIVES, SyncFreeLoss, trace_family
 
 __all__ = ["MeanFieldELBO", "meanfield"]
@@ -17,13 +18,16 @@ class MeanFieldELBO(SyncFreeLoss, TraceMeanField_ELBO):
 
         ELBO = Σ_observed log p(x|·) − Σ_latent KL(q_site || p_site),
 
-    each KL in closed form where torch registers one (scaled and masked like the site, e.g. by
-    β), else log p − log q at the sampled value; auxiliary guide sites add −log q. Every guide
-    site must be reparameterized. ``differentiable_loss`` never reads a tensor back
+    each KL in closed form where torch registers one and the site qualifies (its model parents
+    are drawn before it by the guide, :func:`~pyrovae.infer.sites.mean_field_sites`; Pyro
+    only warns when the orders differ), scaled and masked like the site, e.g. by β; else
+    log p − log q at the sampled value; auxiliary guide sites add −log q. Every guide site
+    must be reparameterized. ``differentiable_loss`` never reads a tensor back
     (:class:`~.base.SyncFreeLoss`)."""
 
     def _particle_terms(self, model_trace, guide_trace):
         elbo = 0.0
+        qualified = mean_field_sites(model_trace, guide_trace)
         for name, model_site in model_trace.nodes.items():
             if model_site["type"] != "sample":
                 continue
@@ -33,6 +37,8 @@ class MeanFieldELBO(SyncFreeLoss, TraceMeanField_ELBO):
             guide_site = guide_trace.nodes[name]
             _check_reparameterized(guide_site)
             try:
+                if name not in qualified:
+                    raise NotImplementedError  # a closed form would be biased here
                 kl = kl_divergence(guide_site["fn"], model_site["fn"])
             except NotImplementedError:
                 entropy = guide_site["score_parts"].entropy_term
