@@ -98,14 +98,16 @@ class DataSet:
         std = None if self.train_std is None else self.train_std.to(device)
         return replace(self, train_std=std, **{s: getattr(self, s).to(device) for s in SPLITS})
 
-    def batches(self, batch_size, seed, labelled_every=1):
+    def batches(self, batch_size, seed, labelled_every=1, labelled_batch=0):
         """The training batches, a re-iterable of ``(x, y)`` (``y`` ``None`` where there are no
         labels, or for an unlabelled batch); each pass is one epoch, and the same ``seed`` gives
         the same sequence of epochs. The data layer decides everything about them: the order,
         the dynamic binarization (or the Gaussian draws of :attr:`train_std`) and, when only
         some labels are kept, labelled batches
         interleaved with unlabelled ones (:class:`~pyrovae.data.labels.SemiSupervisedBatcher`;
-        one labelled batch before every ``labelled_every`` unlabelled ones).
+        one labelled batch before every ``labelled_every`` unlabelled ones; or, with
+        ``labelled_batch`` > 0, ``labelled_batch`` labelled rows in front of every unlabelled
+        batch, as the ADGM's published code draws them).
         """
         from .batcher import Batcher
         from .labels import SemiSupervisedBatcher
@@ -120,7 +122,8 @@ class DataSet:
         return SemiSupervisedBatcher(self.train.x, self.train.y, self.labelled.cpu(), unlabelled,
                                      batch_size=batch_size, dynamic_binarize=dynamic,
                                      noise_std=self.train_std, seed=seed,
-                                     labelled_every=labelled_every)
+                                     labelled_every=labelled_every,
+                                     labelled_batch=labelled_batch)
 
     def __repr__(self):
         sizes = "/".join(str(len(getattr(self, s))) for s in SPLITS)

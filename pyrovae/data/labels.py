@@ -4,7 +4,9 @@
 drawn by a seed), the published protocol of Kingma et al. (2014); the rest of the training split
 is treated as unlabelled. :class:`SemiSupervisedBatcher` yields one labelled batch before every
 unlabelled batch, cycling (and reshuffling) the small labelled set, so that one epoch is one pass
-over all the unlabelled data. Both are vectorized: no per-example Python.
+over all the unlabelled data; or, with ``labelled_batch = L``, hands every step a *paired*
+batch, L labelled examples together with the unlabelled batch, as Maaløe et al.'s (2016) ADGM
+code does. Both are vectorized: no per-example Python.
 """
 
 import math
@@ -83,6 +85,17 @@ class SemiSupervisedBatcher:
     an epoch is one pass over the labelled examples. Both streams are
     :class:`~pyrovae.data.Batcher` s (with their dynamic binarization).
 
+    Paired batches (``labelled_batch = L`` > 0): every step is one batch ``(x, y)`` whose first
+    ``len(y)`` rows are ``min(L, number of labels)`` labelled examples, with their labels ``y``,
+    and whose other rows are the step's unlabelled batch, so ``y`` has fewer rows than ``x``
+    (a model kind that takes such batches splits them by shape, e.g.
+    :meth:`pyrovae.models.ADGM.loss`; the split reads no value, and a data-parallel cut of the
+    rows keeps it: the labels of a shard's rows are ``y[start:stop]``). An epoch is still one
+    pass over the unlabelled examples, in ``ceil(U / batch_size)`` steps; the labelled examples
+    are cycled and reshuffled as above, every pass in full batches of the same size (a pass
+    leaves out the ``L_total mod L`` examples its order puts last). ``labelled_every`` is then
+    unused.
+
     :param torch.Tensor x: the training examples.
     :param torch.Tensor y: their labels.
     :param torch.Tensor labelled: indices of the examples whose labels are kept.
@@ -93,23 +106,31 @@ class SemiSupervisedBatcher:
         draws each example from N(x, noise_std²) (:class:`~pyrovae.data.Batcher`).
     :param int seed: seeds both streams (the unlabelled one with ``seed + 1``).
     :param int labelled_every: unlabelled batches per labelled one (default 1).
+    :param int labelled_batch: labelled examples paired with every unlabelled batch (default
+        0: none, the batches alternate as ``labelled_every`` says).
     """
 
     def __init__(self, x, y, labelled, unlabelled, *, batch_size, dynamic_binarize=False,
-                 noise_std=None, seed=0, labelled_every=1):
+                 noise_std=None, seed=0, labelled_every=1, labelled_batch=0):
         if isinstance(labelled_every, bool) or not isinstance(labelled_every, int) \
                 or labelled_every < 1:
             raise DataError(f"data.labelled_every must be a positive integer, got "
                             f"{labelled_every!r}")
+        if isinstance(labelled_batch, bool) or not isinstance(labelled_batch, int) \
+                or labelled_batch < 0:
+            raise DataError(f"data.labelled_batch must be a whole number ≥ 0, got "
+                            f"{labelled_batch!r}")
         self.labelled_every = labelled_every
         if len(labelled) == 0:
             raise DataError("semi-supervised training needs at least one labelled example")
+        self.paired = labelled_batch > 0 and len(unlabelled) > 0
         labelled = labelled.to(x.device)
         unlabelled = unlabelled.to(x.device)
         self.labelled = Batcher(
             x[labelled],
             y[labelled.to(y.device)],
-            batch_size=min(batch_size, len(labelled)),
+            batch_size=min(labelled_batch if self.paired else batch_size, len(labelled)),
+            drop_last=self.paired,  # every step the same number of labels
             dynamic_binarize=dynamic_binarize,
             noise_std=None if noise_std is None else noise_std[labelled],
             seed=seed,
@@ -125,6 +146,8 @@ class SemiSupervisedBatcher:
         """Steps (batches) per epoch."""
         if self.unlabelled is None:
             return len(self.labelled)
+        if self.paired:
+            return len(self.unlabelled)
         return len(self.unlabelled) + math.ceil(len(self.unlabelled) / self.labelled_every)
 
     def __iter__(self):
@@ -133,11 +156,14 @@ class SemiSupervisedBatcher:
             return
         labelled = iter(self.labelled)
         for index, (x, _) in enumerate(self.unlabelled):
-            if index % self.labelled_every == 0:
+            if self.paired or index % self.labelled_every == 0:
                 batch = next(labelled, None)
                 if batch is None:  # the labelled set ran out: start another (reshuffled) pass
                     labelled = iter(self.labelled)
                     batch = next(labelled)
+                if self.paired:
+                    yield torch.cat([batch[0], x]), batch[1]
+                    continue
                 yield batch
             yield x, None
 
@@ -155,7 +181,8 @@ class SemiSupervisedBatcher:
 
     def __repr__(self):
         unlabelled = 0 if self.unlabelled is None else self.unlabelled.num_examples
+        paired = f", {self.labelled.batch_size} labels paired with each" if self.paired else ""
         return (
             f"SemiSupervisedBatcher({self.labelled.num_examples} labelled, {unlabelled} "
-            f"unlabelled, {len(self)} steps per epoch)"
+            f"unlabelled, {len(self)} steps per epoch{paired})"
         )

@@ -28,22 +28,32 @@ from .traces import parameter_groups
 __all__ = ["gradient_draws", "gradient_noise", "noise_statistics"]
 
 
+def _loss(model, objective, x, y):
+    if hasattr(model, "loss"):
+        return model.loss(objective, x, y)
+    args = (x,) if y is None else (x, y)
+    return objective.differentiable_loss(model.model, model.guide, *args)
+
+
 def gradient_draws(model, objective, x, draws, groups=None, y=None):
     """D independent gradients of ``objective``'s loss per example on the batch ``x``, for the
     ELBO itself (β = 1, whatever β the run trained with).
 
-    :param model: a model kind; its :meth:`~pyrovae.models.base.LatentVariableModel.loss` is
-        differentiated, and the groups are its top-level modules
+    :param model: a model kind, whose :meth:`~pyrovae.models.base.LatentVariableModel.loss`
+        is differentiated, or any module with Pyro programs ``model``/``guide`` (the
+        objective's ``differentiable_loss`` of the two); the groups are its top-level modules
         (:func:`pyrovae.infer.traces.parameter_groups`) unless ``groups`` are given.
     :returns: ``{group: tensor (draws, P)}``, float64.
     """
     if groups is None:
         groups = parameter_groups(model)
     params = [p for group in groups.values() for p in group]
+    if not params:  # nothing to differentiate (a model without trainable parameters)
+        return {}
     out = {name: [] for name in groups}
     for _ in range(draws):
         with OwnParameters():
-            loss = model.loss(objective, x, y) / x.shape[0]
+            loss = _loss(model, objective, x, y) / x.shape[0]
         grads = iter(torch.autograd.grad(loss, params, allow_unused=True))
         for name, group in groups.items():
             flat = [torch.zeros_like(p) if g is None else g for p, g in zip(group, grads)]

@@ -33,6 +33,7 @@ The model's parameters are its own (:class:`~pyrovae.models.base.OwnParameters`)
 written to Pyro's param store.
 """
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -157,6 +158,15 @@ def _args(x, y):
     return (x,) if y is None else (x, y)
 
 
+@contextlib.contextmanager
+def _probe(x):
+    """A look at the programs that leaves the random streams as they were, so that a probe
+    before an estimate does not change the estimate's draws (same seed, same number)."""
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        yield
+
+
 def _full(tensors):
     """Broadcast tensors to their common shape."""
     shape = torch.broadcast_shapes(*(t.shape for t in tensors))
@@ -188,7 +198,8 @@ def log_weights(module, x, y=None, num_samples=1, proposal="guide"):
 def enumeration_size(module, x, y=None):
     """How many values the enumerated sites take jointly (M2: K classes): each draw decodes
     that many rows, which sizes the estimators' chunks. Probed on one example."""
-    pair = trace_pair(module, x[:1], None if y is None else y[:1])
+    with _probe(x):
+        pair = trace_pair(module, x[:1], None if y is None else y[:1])
     shapes = [pair.log_p(n).shape for n, s in pair.model.nodes.items() if is_sample(s)]
     return math.prod(torch.broadcast_shapes(*shapes)[:-2])
 
@@ -254,9 +265,9 @@ def elbo_terms(module, x, y=None, num_samples=1, kl="auto"):
         value, methods[name] = _kl(pair, name, kl, qualified)
         terms[f"kl_{name}"] = expect(value)
         total_kl = total_kl + terms[f"kl_{name}"]
-    terms["kl"] = total_kl
-    terms["elbo"] = reconstruction - total_kl
-    return terms, methods
+    ordered = {"elbo": reconstruction - total_kl, "reconstruction": reconstruction,
+               "kl": total_kl}
+    return {**ordered, **{k: v for k, v in terms.items() if k.startswith("kl_")}}, methods
 
 
 def summary_method(methods):
@@ -333,7 +344,8 @@ def check_programs(module, x, y=None):
         if not callable(getattr(module, program, None)):
             raise ProgramError(f"the model has no '{program}' method: a model kind needs the Pyro "
                                "programs model(x, y=None) and guide(x, y=None)")
-    pair = trace_pair(module, x, y)
+    with _probe(x):
+        pair = trace_pair(module, x, y)
     for site in [*pair.model.nodes.values(), *pair.guide.nodes.values()]:
         if is_sample(site):
             pair.per_example(site, site["log_prob"])  # raises for a site outside the plate

@@ -5,5 +5,9 @@ from .vae import VAE
 from .m2 import M2
 from .cvae import CVAE
 from .cvae_quadrants import CVAEQuadrants
+from .hvae import HVAE
+from .adgm import ADGM
+from .sdgm import SDGM
 
-__all__ = sorted(["CVAE", "CVAEQuadrants", "LatentVariableModel", "M2", "MODELS", "VAE"])
+__all__ = sorted(["ADGM", "CVAE", "CVAEQuadrants", "HVAE", "LatentVariableModel", "M2", "MODELS",
+                  "SDGM", "VAE"])

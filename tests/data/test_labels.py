@@ -128,3 +128,64 @@ def test_labelled_every_puts_one_labelled_batch_before_every_n_unlabelled():
     with pytest.raises(DataError, match="labelled_every must be a positive integer"):
         pv.data.labels.SemiSupervisedBatcher(x, y, labelled, unlabelled, batch_size=100,
                                              labelled_every=0)
+
+
+def paired_batcher(labelled=tuple(range(6)), labelled_batch=4, batch_size=4, **options):
+    x = torch.arange(15.0).unsqueeze(-1)  # example i holds the value i
+    labelled = torch.tensor(labelled)
+    mask = torch.ones(15, dtype=torch.bool)
+    mask[labelled] = False
+    return SemiSupervisedBatcher(x, Y, labelled, mask.nonzero().flatten(), batch_size=batch_size,
+                                 labelled_batch=labelled_batch, **options)
+
+
+def test_paired_batches_carry_a_labelled_batch_with_every_unlabelled_one():
+    """``labelled_batch = 4`` with 6 labels and 9 unlabelled examples at batch 4: 3 steps, each
+    one batch whose first 4 rows are labelled examples (with their labels, ``len(y) = 4``) and
+    whose other rows are unlabelled; the unlabelled rows of an epoch are the 9 unlabelled
+    examples once each; the labels are cycled, a fresh shuffle every step here (4 of 6)."""
+    batcher = paired_batcher()
+    for _ in range(2):  # two epochs
+        steps = list(batcher)
+        assert len(steps) == len(batcher) == 3
+        unlabelled = []
+        for x, y in steps:
+            values = x.flatten().long()
+            assert len(y) == 4 and values[:4].lt(6).all() and values[4:].ge(6).all()
+            assert len(set(values[:4].tolist())) == 4  # drawn without replacement
+            assert y.tolist() == Y[values[:4]].tolist()
+            unlabelled += values[4:].tolist()
+        assert sorted(unlabelled) == list(range(6, 15))
+    assert "4 labels paired with each" in repr(batcher)
+
+
+def test_a_paired_labelled_batch_is_at_most_the_labels_kept():
+    batcher = paired_batcher(labelled=(0, 1, 2), labelled_batch=100)
+    assert all(len(y) == 3 and sorted(x[:3].flatten().long().tolist()) == [0, 1, 2]
+               for x, y in batcher)
+    with pytest.raises(DataError, match="labelled_batch must be a whole number"):
+        paired_batcher(labelled_batch=-1)
+
+
+def test_paired_batches_resume_exactly():
+    """A batcher restored from another's state after an epoch draws the same next epoch: the
+    order, the labelled draws and the dynamic binarization."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(15, 3, generator=g)
+    labelled = torch.arange(6)
+
+    def batcher():
+        return SemiSupervisedBatcher(x, Y, labelled, torch.arange(6, 15), batch_size=4,
+                                     labelled_batch=2, dynamic_binarize=True, seed=5)
+
+    first = batcher()
+    list(first)
+    state = first.state_dict()
+    expected = list(first)
+    second = batcher()
+    second.load_state_dict(state)
+    got = list(second)
+    assert len(got) == len(expected) == 3
+    for (xa, ya), (xb, yb) in zip(got, expected):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+    assert not all(torch.equal(a, b) for (a, _), (b, _) in zip(list(batcher()), expected))
