@@ -25,7 +25,8 @@ _EXPORTS = {
     "elbo_terms": "infer", "evaluate_elbo": "infer", "evaluate_log_likelihood": "infer",
     "importance_bound": "infer", "naive_estimate": "infer",
     "Likelihood": "likelihoods",
-    "VAE": "models",
+    "VAE": "models", "LatentVariableModel": "models", "as_model": "models.user",
+    "OwnParameters": "params",
     "Prior": "priors",
     "DATASETS": "registries", "DECODERS": "registries", "ENCODERS": "registries",
     "GUIDES": "registries", "LIKELIHOODS": "registries", "MODELS": "registries",
@@ -57,6 +58,9 @@ __version__ = "0.1.0"
 
 __all__ = sorted(
     [
+        "LatentVariableModel",
+        "OwnParameters",
+        "as_model",
         "Batcher",
         "CheckpointError",
         "Component",

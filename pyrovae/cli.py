@@ -1,7 +1,12 @@
-"""The ``pyrovae`` command: train, evaluate, compare, sample, list.
+"""The ``pyrovae`` command: train, evaluate, compare, sample, plot, list.
 
 Errors a user can cause are reported as one line on stderr with exit status 2; nothing already
 written is touched (run files are written atomically).
+
+Every command takes ``--import MODULE`` (repeatable): modules of the user's own, imported
+before anything else, so that the components and model kinds they register can be named
+(``train`` records them in the run, :mod:`pyrovae.plugins`). ``--help`` imports neither torch
+nor Pyro, nor any plugin.
 """
 
 import argparse
@@ -68,9 +73,11 @@ def _parser():
     t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
     t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
     t.add_argument("--model", metavar="KIND",
-                   help="model kind (vae, m2, cvae, cvae-quadrants)")
+                   help="model kind (vae, hvae, m2, cvae, cvae-quadrants; pyrovae list), or a "
+                   "model of your own: path/to/file.py:ClassName or package.module:ClassName")
     t.add_argument("--labels", type=int, metavar="N",
-                   help="m2: keep N training labels, balanced over the classes (0: all)")
+                   help="a kind that learns from labels (m2): keep N training labels, balanced "
+                   "over the classes (0: all)")
     t.add_argument("--prior", metavar="NAME")
     t.add_argument("--likelihood", metavar="NAME")
     t.add_argument("--guide", metavar="NAME", help="posterior family q(z|x)")
@@ -171,8 +178,14 @@ def _parser():
     p.add_argument("-o", "--output", metavar="FILE.png", default="curves.png",
                    help="the PNG to write (default curves.png)")
 
-    ls = sub.add_parser("list", help="every registered component with a description")
+    ls = sub.add_parser("list", help="every registered component with a description "
+                        "(plugins and --import included)")
     ls.add_argument("--json", action="store_true")
+    for command in sub.choices.values():
+        command.add_argument(
+            "--import", dest="imports", action="append", default=[], metavar="MODULE",
+            help="import MODULE (a module name or a .py file) first, for the components and "
+            "models it registers; repeatable (train records it in the run)")
     return parser
 
 
@@ -184,7 +197,10 @@ JSON keys (--json), all in nats per example unless said otherwise:
   elbo, elbo_stderr            mean ELBO and its standard error over examples
   reconstruction, reconstruction_stderr   E_q[log p(x|z)] and its standard error
   kl, kl_stderr                KL(q(z|x) || p(z)) and its standard error
-  kl_method                    "analytic" (closed form) or "monte-carlo"
+  kl_method                    "analytic" (closed form), "monte-carlo", or "mixed" when
+                               the latent sites differ
+  kl_sites                     per latent site: its kl, kl_stderr and method ("analytic",
+                               "monte-carlo", or "exact" for an enumerated site)
   accuracy*                    classification accuracy (models with labels only)
 with --iwae-k K:
   log_likelihood               mean over examples of log (1/K) sum_k p(x,z_k)/q(z_k|x),
@@ -216,13 +232,13 @@ def _positive(name, value):
 def _resume_only(args):
     """``--resume`` continues a run as it was configured: refuse any flag that would change it."""
     given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "overwrite")
-             if flag != "epochs" and getattr(args, flag)]
+             if flag != "epochs" and getattr(args, flag)]  # (--import only imports)
     given += ["--set"] if args.set else []
     given += [f"--{'no-' * (not args.compile)}compile"] if args.compile is not None else []
     if given:
         raise PyroVAEError(
             f"--resume continues {args.resume} as it was configured; drop {', '.join(given)} "
-            "(only --epochs and --quiet go with --resume), or start a new run"
+            "(only --epochs, --quiet and --import go with --resume), or start a new run"
         )
 
 
@@ -247,7 +263,7 @@ def cmd_train(args):
         overrides = list(args.set)
         if args.compile is not None:
             overrides.append(f"train.compile={str(args.compile).lower()}")
-        config = load_config(args.config, overrides, **flags)
+        config = load_config(args.config, overrides, imports=args.imports, **flags)
         run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
                                       log=log)
     seconds = time.perf_counter() - start
@@ -262,11 +278,10 @@ def cmd_train(args):
                  f"{validated[-1]['epoch']})" if validated else "")
         print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f}{valid}")
     print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
-    for name in ("config.toml", "metrics.csv", "checkpoint.pt", "best.pt", "results.json",
-                 "samples.png", "reconstructions.png", "conditional_samples.png",
-                 "class_samples.png", "completions.png",
-                 "analogies.png"):
-        if (Path(run_dir) / name).exists() and not args.quiet:
+    if not args.quiet:
+        from .runs import run_files
+
+        for name in run_files(run_dir):  # what the run wrote, its kind's figures included
             print(f"  {Path(run_dir) / name}")
     return 0
 
@@ -275,6 +290,15 @@ def _open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
     from .runs import open_run
 
     return open_run(run_dir, device, data_dir, checkpoint)
+
+
+def _check_programs(module, split):
+    """Refuse, in one line and before any work, a model whose programs the estimators cannot
+    read (:func:`~pyrovae.models.user.check_model`)."""
+    from .models.user import check_model
+
+    x, y = split.x[:2], split.y
+    check_model(module, x, None if module.given(y) is None else module.given(y)[:2])
 
 
 def cmd_evaluate(args):
@@ -290,11 +314,10 @@ def cmd_evaluate(args):
     world, device = distributed.init(resolve_device(args.device))  # one rank without torchrun
     config, module, state, device = _open_run(args.run_dir, str(device), args.data_dir,
                                                 args.checkpoint)
-    if args.iwae_k is not None:
-        module.require("importance", "--iwae-k")  # before any work
     dataset = load_data(config, device)
     module.check_data(dataset)
     split = dataset.split(args.split)
+    _check_programs(module, split)  # before any work
     pyro.set_rng_seed(args.seed)
     result = module.evaluate(
         split.x, split.y, config.train.eval_batch_size, num_samples=args.samples, world=world
@@ -327,6 +350,12 @@ def cmd_evaluate(args):
             print(f"  {'log_likelihood':<15} {result['log_likelihood']:>12.4f}  ± "
                   f"{result['log_likelihood_stderr']:.4f}  (importance-sampled bound, "
                   f"K = {args.iwae_k}, {result['log_likelihood_seconds']:.1f} s{ranks})")
+        sites = result.get("kl_sites", {})
+        if len(sites) > 1:  # the KL of each latent site, and how it was computed
+            for name, site in sites.items():
+                label = f"kl[{name}]"
+                print(f"  {label:<15} {site['kl']:>12.4f}  ± {site['kl_stderr']:.4f}  "
+                      f"({site['method']})")
         print(f"  KL is {result['kl_method']}; ± is one standard error over examples")
         for key, value in result.items():
             if key.startswith("accuracy"):
@@ -351,11 +380,10 @@ def cmd_compare(args):
     plot = _png_path("--plot", args.plot) if args.plot else None
     config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
                                                 args.checkpoint)
-    for feature in ("elbo", "importance", "naive", "gradient-noise"):
-        module.require(feature, "compare")  # before any work
     dataset = load_data(config, device)
     module.check_data(dataset)
     split = dataset.split(args.split)
+    _check_programs(module, split)  # before any work
     x, labels = split.x, split.y
     if args.max_examples:
         x, labels = x[: args.max_examples], None if labels is None else labels[: args.max_examples]
@@ -405,9 +433,9 @@ def cmd_sample(args):
 
 
 def cmd_list(args):
-    from .catalogue import CATALOGUE  # written from the registries; no torch to import
+    from .registries import REGISTRIES  # the live registries: plugins and --import included
 
-    table = CATALOGUE
+    table = {heading: registry.describe() for heading, registry in REGISTRIES.items()}
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
@@ -471,6 +499,11 @@ def main(argv=None):
     try:
         args = _parser().parse_args(argv)
         command = f"pyrovae {args.command}"
+        if args.imports and (args.command != "train" or args.resume):
+            from .plugins import import_target  # train records them: load_config imports them
+
+            for target in args.imports:
+                import_target(target, f"--import {target}")
         if args.command in NEEDS_PYRO:
             import pyro
             import torch

@@ -1,11 +1,12 @@
 """Run configuration: dataclasses, TOML loading, command-line overrides, validation.
 
-A config has four sections, each a dataclass::
+A config has five sections, each a dataclass::
 
     [data]      which data set, where it lives, how it is binarized and split
-    [model]     the latent size and the components: prior, likelihood, guide, encoder, decoder
+    [model]     the model kind and its options: latent size, prior, likelihood, guide, networks
     [train]     objective, optimizer, learning rate, batch size, epochs, seed, device
     [output]    where the run directory goes
+    [plugins]   modules of your own to import first, and the SHA-256 of your files
 
 A component is written either as a name (``prior = "normal"``) or as a table with a ``name`` and
 the component's options (``prior = { name = "learned-normal", min_scale = 0.01 }``). Every name
@@ -14,6 +15,10 @@ typo fails before any data is read, with the valid choices and the closest match
 
 Precedence, lowest first: the defaults below, a TOML file, the named command-line flags
 (``--prior`` and friends), then ``--set section.key=value`` in the order given.
+
+What a model kind alone knows is checked by the kind (its ``build`` keywords and
+:meth:`~pyrovae.models.base.LatentVariableModel.check_config`); the config checks only what
+the kinds declare: ``data.labels`` is refused for a kind that does not declare ``uses_labels``.
 """
 
 import copy
@@ -32,6 +37,7 @@ __all__ = [
     "DataConfig",
     "ModelConfig",
     "OutputConfig",
+    "PluginsConfig",
     "TrainConfig",
     "config_from_dict",
     "config_to_dict",
@@ -65,10 +71,13 @@ class DataConfig:
     ``dir`` is a folder holding it (empty: the download cache); ``binarize`` is ``"none"``,
     ``"static"`` (drawn once), ``"dynamic"`` (re-drawn every epoch) or ``"auto"`` (dynamic for
     a likelihood on {0, 1} such as ``bernoulli``, none for every other); the fractions apply to data
-    sets without a fixed split, drawn with ``split_seed``. ``labels`` (for ``model.kind = "m2"``)
-    keeps that many training labels, balanced over the classes and chosen with ``split_seed``;
-    0 keeps them all; ``labelled_every = N`` puts one labelled batch before every N unlabelled
+    sets without a fixed split, drawn with ``split_seed``. ``labels`` (for a kind that learns
+    from labels, ``uses_labels``: ``m2``) keeps that many training labels, balanced over the
+    classes and chosen with ``split_seed``; 0 keeps them all; ``labelled_every = N`` puts one labelled batch before every N unlabelled
     ones (1: they alternate; see :class:`~pyrovae.data.labels.SemiSupervisedBatcher`).
+    ``labelled_batch = L`` > 0 pairs L labelled examples with every unlabelled batch instead,
+    in one step (Maaløe et al.'s ADGM code: 100 and 100), for a kind whose loss takes such
+    batches (``paired_batches``: ``adgm``, ``sdgm``); 0, the default: no pairing.
     ``features_from`` names a trained run (a VAE, Kingma et al.'s M1): every image is replaced
     by the mean of that run's q(z|x), so the model trains on the codes (M1+M2; see
     :mod:`pyrovae.data.features`); empty: the images themselves. ``features_draw = "sample"``
@@ -88,6 +97,7 @@ class DataConfig:
     split_seed: int = 0
     labels: int = 0
     labelled_every: int = 1
+    labelled_batch: int = 0
     features_from: str = ""
     features_draw: str = "mean"
     features_units: str = "all"
@@ -98,7 +108,9 @@ class DataConfig:
 class ModelConfig:
     """``[model]``: the model kind, its options, and the weight of the KL term.
 
-    ``kind`` is a registered model kind (``vae``, ``m2``; see ``pyrovae list``). Every other key
+    ``kind`` is a registered model kind (``vae``, ``m2``; see ``pyrovae list``), or a model of
+    your own: ``"path/to/file.py:ClassName"`` or ``"package.module:ClassName"``
+    (:mod:`pyrovae.models.user`). Every other key
     of the section is an option of that kind: a keyword of its ``build`` classmethod
     (:meth:`pyrovae.models.VAE.build`, :meth:`pyrovae.models.M2.build`), checked against it when
     the config is loaded, so a VAE refuses ``alpha``. Options that are components (``prior``,
@@ -167,6 +179,22 @@ class OutputConfig:
 
 
 @dataclass
+class PluginsConfig:
+    """``[plugins]``: code of your own (:mod:`pyrovae.plugins`).
+
+    ``imports`` are modules (by name, or ``.py`` files by path) imported before any name of the
+    config is resolved, so that the components and kinds they register can be named; ``train
+    --import MODULE`` adds to them. ``sha256`` maps every file among them, and a model file
+    named by ``model.kind``, to its SHA-256: filled in when the config is first loaded, and
+    checked every time it is loaded again (resume, evaluate, compare, sample, plot), so that a
+    run whose code has changed or gone is refused in one line.
+    """
+
+    imports: list = field(default_factory=list)
+    sha256: dict = field(default_factory=dict)
+
+
+@dataclass
 class Config:
     """A whole run's configuration."""
 
@@ -174,6 +202,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    plugins: PluginsConfig = field(default_factory=PluginsConfig)
 
 
 #: values that must be strictly positive / non-negative
@@ -194,7 +223,7 @@ _NON_NEGATIVE = {
     "model.kl_warmup_epochs",
     "train.num_threads",
     "data.labels",
-    "model.alpha",
+    "data.labelled_batch",
 }
 _FRACTIONS = {"data.valid_fraction", "data.test_fraction"}
 #: values from a fixed list
@@ -231,19 +260,21 @@ def _sections():
     return {f.name: f for f in dataclasses.fields(Config)}
 
 
-def _check_label_prior(path, value):
-    """``"uniform"`` or a list of positive class probabilities that sums to 1."""
-    if value == "uniform":
-        return value
-    ok = isinstance(value, list) and len(value) > 1
-    ok = ok and all(isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0
-                    for p in value)
-    if not ok or abs(sum(value) - 1) > 1e-6:
-        raise ConfigError(
-            f"{path} must be \"uniform\" or a list of positive class probabilities summing to "
-            f"1, got {value!r}; e.g. --set {path}=[0.5,0.5]"
-        )
-    return [float(p) for p in value]
+def _check_plugins(path, value):
+    """``plugins.imports``: a list of module names or paths; ``plugins.sha256``: a table of
+    file -> hex digest."""
+    if path == "plugins.imports":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"{path} must be a list of module names or .py paths, got "
+                              f"{value!r}; e.g. --import mypackage.priors")
+        return list(dict.fromkeys(value))
+    ok = isinstance(value, dict) and all(
+        isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+        for v in value.values())
+    if not ok:
+        raise ConfigError(f"{path} must be a table of file = SHA-256 (64 hex digits), got "
+                          f"{value!r}; it is filled in by pyrovae: drop it to record it anew")
+    return dict(value)
 
 
 def _check_early_stopping(path, value):
@@ -262,8 +293,8 @@ def _check_early_stopping(path, value):
 
 def _check_type(path, value, default):
     """Coerce/validate a scalar against the type of its default."""
-    if path == "model.label_prior":
-        return _check_label_prior(path, value)
+    if path in ("plugins.imports", "plugins.sha256"):
+        return _check_plugins(path, value)
     if path == "train.early_stopping":
         return _check_early_stopping(path, value)
     if isinstance(default, bool):
@@ -366,15 +397,24 @@ def _set_field(section_name, section, key, value, where="the config"):
 
 
 def _model_kind(config):
-    from .models.base import MODELS
+    """The model class of ``model.kind``: a registered kind (an unknown one: did-you-mean) or a
+    model of the user's own, loaded from its file or module."""
+    return _registries()["model"].get(config.model.kind)
 
-    return MODELS.get(config.model.kind)  # an unknown kind: did-you-mean
+
+def _activate(config, imports_only=False):
+    """The config's own code, before any of its names is resolved: recorded files checked,
+    ``plugins.imports`` imported, files' digests recorded (:func:`pyrovae.plugins.activate`);
+    ``imports_only``: not yet the model file (``model.kind`` may still change)."""
+    from .plugins import activate
+
+    activate(config.plugins, None if imports_only else config.model.kind)
 
 
 def _model_component(config, key, path):
     """The model option ``key`` as a :class:`Component` (its current value, else the kind's
     default), stored back so that ``--set model.key.option=...`` can edit it."""
-    from .models.base import MODELS
+    MODELS = _registries()["model"]
 
     if key not in _model_kind(config).components:
         raise ConfigError(f"--set {path}: model.{key} is not a component of a "
@@ -428,6 +468,7 @@ def _component_fields(config):
 
 def validate(config):
     """Check every component name and option; fill in defaults. Returns ``config``."""
+    _activate(config)
     registries = _registries()
     for path, section, f in _component_fields(config):
         registry = registries[f.metadata["registry"]]
@@ -448,8 +489,57 @@ def validate(config):
             value = getattr(section, f.name)
             if not isinstance(value, Component) and "options" not in f.metadata:
                 _check_type(f"{section_field.name}.{f.name}", value, f.default)
-    _model_kind(config).check_config(config)
+    model_cls = _model_kind(config)
+    _check_labels(config, model_cls, registries["model"])
+    _check_paired(config, model_cls)
+    model_cls.check_config(config)
     return config
+
+
+def _check_labels(config, model_cls, models):
+    """``data.labels`` (keep a few training labels) only for a kind that declares
+    ``uses_labels`` and does not need every label (``needs_every_label``)."""
+    n, kind = config.data.labels, config.model.kind
+    if not n:
+        return
+    if getattr(model_cls, "needs_every_label", False):
+        raise ConfigError(
+            f"data.labels = {n} (--labels) keeps only some labels, but the '{kind}' model is "
+            "conditioned on the label of every example; drop --labels (or use --model m2 for "
+            "semi-supervised learning)"
+        )
+    if not getattr(model_cls, "uses_labels", False):
+        learners = [name for name in models.names() if ":" not in name
+                    and getattr(models.get(name), "uses_labels", False)
+                    and not getattr(models.get(name), "needs_every_label", False)]
+        use = "m2" if "m2" in learners else (learners[0] if learners else "m2")
+        raise ConfigError(
+            f"data.labels = {n} (--labels) keeps a few training labels, for a model that learns "
+            f"from them ({', '.join(learners)}); the '{kind}' model uses none: add --model "
+            f"{use}, or drop --labels"
+        )
+
+
+def _check_paired(config, model_cls):
+    """``data.labelled_batch`` (paired batches) only for a kind that declares
+    ``paired_batches``, and not together with ``data.labelled_every``."""
+    n, kind = config.data.labelled_batch, config.model.kind
+    if n and not getattr(model_cls, "paired_batches", False):
+        raise ConfigError(
+            f"data.labelled_batch = {n} pairs labelled with unlabelled examples in one batch, "
+            f"which the '{kind}' model cannot take; use --model adgm or sdgm, or drop it (and "
+            "use data.labelled_every)"
+        )
+    if n and not config.data.labels:
+        raise ConfigError(
+            f"data.labelled_batch = {n} pairs labelled with unlabelled examples, but data.labels "
+            "= 0 keeps every label: there are no unlabelled ones; add --labels N, or drop it"
+        )
+    if n and config.data.labelled_every != 1:
+        raise ConfigError(
+            f"data.labelled_batch = {n} puts labels in every step, so data.labelled_every = "
+            f"{config.data.labelled_every} has no use; drop one of them"
+        )
 
 
 def _validate_model(config, registries):
@@ -460,16 +550,21 @@ def _validate_model(config, registries):
     model_cls = _model_kind(config)
     accepted = registries["model"].options(kind)
     for key in config.model.options:
-        owners = [n for n in registries["model"].names() if key in registries["model"].options(n)]
+        owners = [n for n in registries["model"].names()  # registered kinds, not files
+                  if ":" not in n and key in registries["model"].options(n)]
         if key not in accepted and owners:
+            which = (owners[0] if len(owners) == 1
+                     else f"{', '.join(owners[:-1])} and {owners[-1]}")
             raise ConfigError(
-                f"model.{key} is an option of the {' and '.join(owners)} model, not of "
-                f"'{kind}'; drop it or use --model {owners[0]}"
+                f"model.{key} is an option of the {which} model{'s' * (len(owners) > 1)}, not "
+                f"of '{kind}'; drop it or use --model {owners[0]}"
             )
     options = registries["model"].check_options(kind, config.model.options, "[model]")
     for key, value in options.items():
         path = f"model.{key}"
-        if key in model_cls.components:
+        if key in getattr(model_cls, "checked_options", ()):
+            options[key] = _plain(value)  # the kind's check_config checks it
+        elif key in model_cls.components:
             registry = registries[model_cls.components[key]]
             component = _as_component(path, value)
             registry.get(component.name)
@@ -510,10 +605,12 @@ def config_to_dict(config):
     return out
 
 
-def load_config(path=None, overrides=(), **flags):
+def load_config(path=None, overrides=(), imports=(), **flags):
     """Load a config: defaults, then the TOML file at ``path``, then ``flags`` (``"section.key"``
     -> value, for the named CLI flags; ``None`` values are skipped), then ``overrides``
     (``"section.key=value"`` strings). Raises :class:`ConfigError` on any unknown name or key.
+
+    :param imports: modules to import first and record in ``plugins.imports`` (``--import``).
     """
     raw = {}
     if path is not None:
@@ -527,6 +624,8 @@ def load_config(path=None, overrides=(), **flags):
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     config = _fill(Config(), raw, where=str(path) if path else "the config")
+    config.plugins.imports = list(dict.fromkeys([*config.plugins.imports, *imports]))
+    _activate(config, imports_only=True)  # before the flags: --model may name an imported kind
     kind_first = sorted(flags.items(), key=lambda item: item[0] != "model.kind")
     for dotted, value in kind_first:
         if value is None:

@@ -3,6 +3,11 @@
 Config validation (``config.py``), ``pyrovae list``, the CLI and the package's public names all
 read :data:`REGISTRIES`, so a new registry is added here once. Keys are the headings of
 ``pyrovae list``; each registry's ``kind`` (``"prior"``, ...) is how a config field names it.
+
+Each registry imports the ``pyrovae.plugins`` entry points the first time it is read
+(:mod:`pyrovae.plugins`); :data:`MODELS` also loads a model of the user's own from a spec
+``path/to/file.py:ClassName`` or ``package.module:ClassName``, and wraps a plain ``nn.Module``
+registered in it (:mod:`pyrovae.models.user`).
 """
 
 from .data import DATASETS
@@ -10,6 +15,7 @@ from .guides import GUIDES
 from .infer.objectives import OBJECTIVES
 from .likelihoods import LIKELIHOODS
 from .models.base import MODELS
+from .models.user import load_model, model_class
 from .nets import DECODERS, ENCODERS
 from .optim import OPTIMIZERS
 from .priors import PRIORS
@@ -29,6 +35,8 @@ __all__ = [
     "SCHEDULERS",
     "by_kind",
 ]
+
+MODELS.loader, MODELS.adapt = load_model, model_class  # models of the user's own
 
 REGISTRIES = {
     "models": MODELS,

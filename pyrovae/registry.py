@@ -14,6 +14,10 @@ Registering your own component is one decorator::
     class MyPrior(Prior):
         "One line that `pyrovae list` shows."
         ...
+
+Components of installed packages are found through the entry-point group ``pyrovae.plugins``
+(:mod:`pyrovae.plugins`): the first time any registry is read, each such entry point's module is
+imported, and registers what it defines like the decorator above.
 """
 
 import difflib
@@ -22,6 +26,17 @@ import inspect
 from .errors import ConfigError
 
 __all__ = ["Registry", "closest"]
+
+#: the hint an unknown name gets when nothing registered is close to it
+OWN_HINT = ("; if it is registered by a module of yours, import that module with --import "
+            "MODULE (or install it with a pyrovae.plugins entry point)")
+
+
+def _plugins_ready():
+    """Import the ``pyrovae.plugins`` entry points once, before a registry is first read."""
+    from .plugins import load_entry_points
+
+    load_entry_points()
 
 
 def closest(name, choices):
@@ -38,12 +53,21 @@ class Registry:
         component (e.g. ``z_dim``); they are not config keys.
     :param str constructor: for classes, the classmethod that builds one from its options
         (default: the class itself, i.e. ``__init__``); model kinds use ``"build"``.
+    :param loader: called as ``loader(name)`` for a name that is not registered; it may
+        register ``name`` and return its factory, or return ``None`` (then the name is unknown).
+        Model kinds use it for ``path/to/file.py:ClassName`` and ``package.module:ClassName``
+        (:func:`pyrovae.models.user.load_model`).
+    :param adapt: called as ``adapt(factory, what)`` on what :meth:`get` returns, e.g. to wrap
+        a plain ``nn.Module`` registered as a model kind
+        (:func:`pyrovae.models.user.model_class`); ``what`` names it for messages.
     """
 
-    def __init__(self, kind, builder_args=(), constructor=None):
+    def __init__(self, kind, builder_args=(), constructor=None, loader=None, adapt=None):
         self.kind = kind
         self.builder_args = tuple(builder_args)
         self.constructor = constructor
+        self.loader = loader
+        self.adapt = adapt
         self._entries = {}
 
     def register(self, name, factory=None, *, description=None):
@@ -56,7 +80,7 @@ class Registry:
         """
 
         def add(obj):
-            if name in self._entries and self._entries[name][0] is not obj:
+            if name in self._entries and not _same(self._entries[name][0], obj):
                 raise ValueError(f"{self.kind} '{name}' is already registered")
             doc = description or (inspect.getdoc(obj) or "").strip().split("\n")[0]
             self._entries[name] = (obj, doc)
@@ -65,10 +89,12 @@ class Registry:
         return add if factory is None else add(factory)
 
     def __contains__(self, name):
+        _plugins_ready()
         return name in self._entries
 
     def names(self):
-        """Registered names, sorted."""
+        """Registered names, sorted (plugins included)."""
+        _plugins_ready()
         return sorted(self._entries)
 
     def describe(self):
@@ -76,13 +102,21 @@ class Registry:
         return {name: self._entries[name][1] for name in self.names()}
 
     def get(self, name):
-        """The factory registered as ``name``; an unknown name raises :class:`ConfigError`."""
+        """The factory registered as ``name`` (or that :attr:`loader` loads for it); an unknown
+        name raises :class:`ConfigError`."""
+        _plugins_ready()
+        if name not in self._entries and self.loader is not None:
+            loaded = self.loader(name)
+            if loaded is not None:
+                return loaded
         if name not in self._entries:
+            hint = closest(name, self._entries)
             raise ConfigError(
-                f"unknown {self.kind} '{name}'{closest(name, self._entries)}; "
-                f"choose one of: {', '.join(self.names())}"
+                f"unknown {self.kind} '{name}'{hint}; "
+                f"choose one of: {', '.join(self.names())}{'' if hint else OWN_HINT}"
             )
-        return self._entries[name][0]
+        factory = self._entries[name][0]
+        return factory if self.adapt is None else self.adapt(factory, f"{self.kind} '{name}'")
 
     def _callable(self, factory):
         """What building ``factory`` calls: the function, the class, or its constructor."""
@@ -151,3 +185,10 @@ class Registry:
             return spec
         options = self.check_options(name, options)
         return self.build(name, context, **options)
+
+
+def _same(a, b):
+    """The same component, or the same definition imported again (its module reloaded): then
+    the newer one replaces it."""
+    return a is b or (getattr(a, "__module__", None) == getattr(b, "__module__", 0)
+                      and getattr(a, "__qualname__", None) == getattr(b, "__qualname__", 0))

@@ -41,6 +41,7 @@ import torch
 
 from .config import config_from_dict, config_to_dict
 from .errors import CheckpointError, ConfigError, PyroVAEError
+from .plugins import PluginError
 
 __all__ = [
     "CHECKPOINT",
@@ -54,6 +55,7 @@ __all__ = [
     "read_checkpoint",
     "canonical_config",
     "read_metrics",
+    "run_files",
     "write_results",
     "os_error",
     "reporting_os_errors",
@@ -67,6 +69,8 @@ METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint.pt"
 BEST = "best.pt"
 RESULTS = "results.json"
+#: the files of every run, in the order ``pyrovae train`` lists them (then the figures)
+RUN_FILES = ("config.toml", "metrics.csv", "checkpoint.pt", "best.pt", "results.json")
 FORMAT = "pyrovae-checkpoint"
 #: the checkpoint format; 2 added the training state that ``train --resume`` needs; 3 the
 #: global step count that keys the guide's noise (:mod:`pyrovae.noise`)
@@ -481,13 +485,30 @@ def write_results(run_dir, result):
     return atomic_write(Path(run_dir) / RESULTS, lambda f: f.write(text))
 
 
+def run_files(run_dir):
+    """The names of the files a run wrote: ``results.json``'s ``files`` (the run's own files
+    and its kind's figures, as they were written), or for a run without it those of
+    :data:`RUN_FILES` that exist."""
+    import json
+
+    try:
+        with open(Path(run_dir) / RESULTS) as f:
+            files = json.load(f).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    if not isinstance(files, list):
+        files = [name for name in RUN_FILES if (Path(run_dir) / name).exists()]
+    return [str(name) for name in files]
+
+
 def write_config(run_dir, config):
     text = tomli_w.dumps(config_to_dict(config)).encode()
     return atomic_write(Path(run_dir) / CONFIG, lambda f: f.write(text))
 
 
 def load_run_config(run_dir):
-    """The resolved config of a run directory."""
+    """The resolved config of a run directory; its own code (``[plugins]``, a model file) is
+    imported first, and refused in one line if it has changed or gone."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise PyroVAEError(f"run directory {run_dir} does not exist")
@@ -503,6 +524,8 @@ def load_run_config(run_dir):
         raise os_error(e, f"read {path}", elsewhere="a readable run") from None
     try:
         return config_from_dict(raw, where=str(path))
+    except PluginError as e:  # the run's own code: changed, gone, or failing to import
+        raise PluginError(f"{run_dir}: {e}") from None
     except ConfigError as e:
         raise CheckpointError(f"{path} is not a valid pyrovae config: {e}") from None
 

@@ -32,11 +32,14 @@ from .errors import ConfigError
 from .infer.analytic import kl_report
 from .infer.objectives import OBJECTIVES
 from .models.base import build_model
+from .models.user import check_model
 from .noise import KeyedNoise
+from .params import OwnParameters
 from .optim import OPTIMIZERS
 from .plots import as_images, save_grid, save_reconstructions
 from .runs import (
     CONFIG,
+    RUN_FILES,
     atomic_write,
     save_checkpoint,
     write_config,
@@ -177,7 +180,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with pyro.validation_enabled(False):
             if self.compiled is None:
-                with KeyedNoise(self.seed, self.global_step, start, total):
+                with OwnParameters(), KeyedNoise(self.seed, self.global_step, start, total):
                     loss = self.module.loss(self.objective, x, y, kl_weight=kl_weight)
                 if empty:  # (a Pyro plate cannot be empty; the same parameters get gradients)
                     loss = loss * 0.0
@@ -285,7 +288,8 @@ class Trainer:
                         world=self.world,
                     )
                     row.update((f"valid_{k}", v) for k, v in valid.items()
-                               if not k.endswith("_stderr") and k != "num_examples")
+                               if not k.endswith("_stderr") and k != "num_examples"
+                               and not isinstance(v, dict))  # per-site KLs: evaluate --json
                     bar.set_postfix(loss=f"{train_loss:.2f}", valid_elbo=f"{valid['elbo']:.2f}")
                 row["epoch_seconds"] = seconds
                 improved = valid is not None and valid["elbo"] > self.best_elbo
@@ -336,15 +340,18 @@ class Trainer:
 def default_run_dir(config):
     from .data.arrays import is_array_file
 
+    from .plugins import short_name
+
     name = Path(config.data.name).stem if is_array_file(config.data.name) else None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{name or config.data.name}-{config.model.kind}-{stamp}"
+    return Path("runs") / f"{name or config.data.name}-{short_name(config.model.kind)}-{stamp}"
 
 
 def write_figures(module, dataset, run_dir, n=64):
     """samples.png (from the prior) and reconstructions.png (test images and their
     reconstructions), plus whatever the module's own ``figures(dataset, run_dir)`` hook writes;
-    skipped for data that are not images."""
+    skipped for data that are not images. Returns the paths written (the kind's figures return
+    theirs), which ``results.json`` lists under ``files`` and ``pyrovae train`` prints."""
     module.eval()
     written = []
     if as_images(dataset.test.x[:1], dataset.event_shape) is not None:
@@ -499,6 +506,8 @@ class _Session:
         self.module = build_model(config, self.dataset.event_shape,
                                   self.dataset.num_classes).to(self.device)
         self.module.check_data(self.dataset)
+        labels = self.module.given(self.dataset.train.y)
+        check_model(self.module, self.dataset.train.x[:2], None if labels is None else labels[:2])
         self.kl_lines = [site.line for site in
                          kl_report(self.module, t.objective, self.dataset.train.x[:2],
                                    None if self.dataset.train.y is None
@@ -521,7 +530,8 @@ class _Session:
         )
         self.best_state = None  # the best epoch's weights, on ranks that write no best.pt
         self.batches = self.dataset.batches(t.batch_size, t.seed,
-                                            labelled_every=config.data.labelled_every)
+                                            labelled_every=config.data.labelled_every,
+                                            labelled_batch=config.data.labelled_batch)
         self.rows = []
         if state is not None:
             self.module.load_state_dict(state["state_dict"])
@@ -614,7 +624,10 @@ class _Session:
             state = torch.load(best, map_location="cpu", weights_only=True)
             self.module.load_state_dict(state["state_dict"])
         results = self.results()
-        write_figures(self.module, self.dataset, run.path)
+        figures = write_figures(self.module, self.dataset, run.path)
+        results["files"] = [*(name for name in RUN_FILES  # results.json: being written
+                              if name == "results.json" or (Path(run.path) / name).exists()),
+                            *(Path(path).name for path in figures)]
         write_results(run.path, results)
 
     def results(self):

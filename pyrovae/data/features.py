@@ -33,13 +33,19 @@ in place is refused in one line instead of feeding the run codes it was not trai
 
 The codes are real-valued: the model on top needs a likelihood on the real line
 (``gaussian``, ``laplace``); a ``bernoulli`` one is refused by the usual support check.
+
+An M1 is any run whose model provides codes (:func:`code_posterior`), not a particular kind: a
+``codes(x)`` method returning q(z₁|x), or else a guide whose first latent site is continuous
+and vector-valued given x alone (a VAE's ``z``, a two-layer VAE's ``z1``, a model of the user's
+own); a guide that draws a label first (M2) or needs one (a conditional VAE) provides none.
 """
 
 import torch
 
 from ..errors import ConfigError, DataError
 
-__all__ = ["DRAWS", "UNITS", "active_units", "check_checksum", "checkpoint_digest", "encode_dataset"]
+__all__ = ["DRAWS", "UNITS", "active_units", "check_checksum", "checkpoint_digest",
+           "code_posterior", "encode_dataset"]
 
 #: the values of ``data.features_draw``
 DRAWS = ("mean", "sample")
@@ -91,6 +97,43 @@ def check_checksum(run_dir, expected):
     return digest
 
 
+def code_posterior(model, x, where="the model"):
+    """q(z₁|x) for the examples ``x`` (a distribution with batch shape ``(B,)`` and one event
+    dimension): ``model.codes(x)`` if the model has it, else the distribution of the first
+    latent site of its guide, traced on ``x`` alone.
+
+    :raises ConfigError: (one line) the model provides no codes: it is conditional, or its
+        guide's first latent site is discrete or not a vector per example.
+    """
+    codes = getattr(model, "codes", None)
+    if callable(codes):
+        return codes(x)
+    from pyro import poutine
+
+    from ..infer.sites import enumerated, latent_names
+    from ..params import OwnParameters
+
+    kind = getattr(model, "kind", type(model).__name__)
+    fix = ("the codes are q(z|x) of a model whose guide draws a continuous z from x alone "
+           "first, e.g. a VAE: name a run with model.kind = \"vae\"")
+    if getattr(model, "conditional", False):
+        raise ConfigError(f"{where} is a '{kind}' run, a model of x given its label; {fix}")
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), OwnParameters():  # the draws are not used
+        trace = poutine.trace(model.guide).get_trace(x)
+    names = latent_names(trace)
+    if not names:
+        raise ConfigError(f"{where} is a '{kind}' run whose guide draws nothing; {fix}")
+    site = trace.nodes[names[0]]
+    q = site["fn"]
+    discrete = enumerated(site) or getattr(q, "has_enumerate_support", False)
+    if discrete or tuple(q.batch_shape) != (x.shape[0],) or len(q.event_shape) != 1:
+        what = "a discrete" if discrete else f"an event of shape {tuple(q.event_shape)} at the"
+        raise ConfigError(f"{where} is a '{kind}' run whose guide draws {what} site "
+                          f"'{names[0]}' first; {fix}")
+    return q
+
+
 def active_units(means):
     """The boolean mask of active units: the columns of ``means`` (posterior means, one row
     per training image) whose variance exceeds :data:`ACTIVE_VARIANCE`."""
@@ -114,9 +157,9 @@ def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean",
     (:attr:`~pyrovae.data.DataSet.train_std`), so that its codes are drawn every epoch. With
     ``units = "active"`` only M1's active units are kept (:func:`active_units`).
 
-    Refused in one line: a run that is not a VAE, one trained on examples of another shape,
-    ``"sample"`` with a q(z₁|x) that is not a diagonal Gaussian, and a VAE without an active
-    unit.
+    Refused in one line: a run whose model provides no codes (:func:`code_posterior`), one
+    trained on examples of another shape, ``"sample"`` with a q(z₁|x) that is not a diagonal
+    Gaussian, and an M1 without an active unit.
     """
     for option, value, choices in (("draw", draw, DRAWS), ("units", units, UNITS)):
         if value not in choices:
@@ -128,32 +171,30 @@ def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean",
     from .base import SPLITS, Split
 
     _, m1, _, _ = open_run(run_dir, str(device))
-    if m1.kind != "vae":
-        raise ConfigError(
-            f"data.features_from = {str(run_dir)!r} is a '{m1.kind}' run; the codes come from "
-            "a trained VAE (M1): name a run with model.kind = \"vae\""
-        )
+    where = f"data.features_from = {str(run_dir)!r}"
     if tuple(m1.event_shape) != tuple(dataset.event_shape):
         raise DataError(
             f"data.features_from = {str(run_dir)!r} was trained on examples of shape "
             f"{tuple(m1.event_shape)}, but '{dataset.name}' has {tuple(dataset.event_shape)}; "
             "use the data set the VAE was trained on"
         )
+    probe = code_posterior(m1, dataset.train.x[:1].to(device), where)  # refused before work
     splits, train_std = {}, None
     for name in SPLITS:
         split = dataset.split(name)
         x = split.x.to(device)
-        posteriors = [m1.q(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        posteriors = [code_posterior(m1, x[i : i + batch_size], where)
+                      for i in range(0, len(x), batch_size)]
         codes = [posterior_mean(q) for q in posteriors]
-        codes = torch.cat(codes) if codes else x.new_zeros((0, m1.z_dim))
+        codes = torch.cat(codes) if codes else x.new_zeros((0, *probe.event_shape))
         splits[name] = Split(codes.float().contiguous(), split.y)
         if name == "train" and draw == "sample":
             stds = [diagonal_std(q) for q in posteriors]
             if any(std is None for std in stds):
                 raise ConfigError(
                     f"data.features_draw = \"sample\" draws the codes from a diagonal-Gaussian "
-                    f"q(z|x), but {str(run_dir)!r} has the guide "
-                    f"'{type(m1.posterior).__name__}'; use data.features_draw = \"mean\" or an "
+                    f"q(z|x), but {str(run_dir)!r} has the guide family "
+                    f"'{type(probe).__name__}'; use data.features_draw = \"mean\" or an "
                     "M1 trained with guide = \"diag-normal\""
                 )
             train_std = torch.cat(stds).float().contiguous() if stds else None

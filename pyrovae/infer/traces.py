@@ -324,7 +324,12 @@ def classify(module, x, num_samples=1):
 def parameter_groups(module):
     """``{group: [parameters]}`` for the gradient-noise report: the model's top-level child
     modules by attribute name (an encoder, a decoder, a prior ...), trainable parameters only,
-    empty groups left out; parameters held by the model itself form the group ``"model"``."""
+    empty groups left out; parameters held by the model itself form the group ``"model"``. A
+    wrapper with one child and no parameters of its own (a user's module wrapped as a kind) is
+    looked through."""
+    children = list(module.children())
+    while len(children) == 1 and not any(True for _ in module.parameters(recurse=False)):
+        module, children = children[0], list(children[0].children())
     groups = {}
     own = [p for p in module.parameters(recurse=False) if p.requires_grad]
     if own:

@@ -70,15 +70,12 @@ import pyro
 import pyro.distributions as dist
 import torch
 from pyro import poutine
-from pyro.infer import Trace_ELBO
 from pyro.poutine.messenger import Messenger
 from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..guides import GUIDES
 from ..infer import traces
-from ..infer.objectives.enum import EnumELBO
-from ..infer.objectives.trace import TraceELBO
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..nets.base import activation as activation_module
@@ -195,6 +192,8 @@ class ADGM(LatentVariableModel):
     uses_labels = True
     #: the loss takes paired batches (``data.labelled_batch``): labels for the first rows only
     paired_batches = True
+    #: the label is enumerated in the guide: the ``trace`` objective becomes the enumerated ELBO
+    enumerates = True
     #: ``label_prior`` is "uniform" or a list of probabilities: checked by :meth:`check_config`
     checked_options = frozenset({"label_prior"})
 
@@ -221,7 +220,6 @@ class ADGM(LatentVariableModel):
         )
         self.alpha = float(alpha)
         self.classify_samples = int(classify_samples)
-        self._enum_objectives = {}
 
     @classmethod
     def build(cls, event_shape, num_classes, z_dim=4, a_dim=4, prior="normal",
@@ -340,17 +338,6 @@ class ADGM(LatentVariableModel):
         if not options.get("alpha", 1.0) >= 0:
             raise ConfigError(f"model.alpha must be zero or positive, got {options['alpha']!r}")
 
-    @classmethod
-    def check_objective(cls, objective):
-        """The labels are summed out with ``TraceEnum_ELBO``, the enumerated form of the
-        ``trace`` objective; the others have none."""
-        if objective.name != "trace":
-            raise ConfigError(
-                f"the {_kind(cls)} model sums over labels with Pyro's TraceEnum_ELBO, the "
-                f"enumerated form of the 'trace' objective; '{objective.name}' has no enumerated "
-                "form: use --objective trace"
-            )
-
     # -- the two Pyro programs ---------------------------------------------------------------
 
     def model(self, x, y=None, kl_weight=1.0):
@@ -374,29 +361,6 @@ class ADGM(LatentVariableModel):
                 y = pyro.sample("y", self.q_y(x, a), infer={"enumerate": "parallel"})
             with kl_scale(kl_weight):
                 pyro.sample("z", self.q_z(x, a, y))
-
-    def enumerated(self, objective):
-        """The enumerated ELBO (:class:`~pyrovae.infer.objectives.enum.EnumELBO`) that stands
-        for ``objective`` (the ``trace`` objective: same particles and vectorization;
-        cached)."""
-        if isinstance(objective, EnumELBO):
-            return objective
-        if type(objective) not in (TraceELBO, Trace_ELBO):
-            raise ConfigError(
-                f"the {self.kind} model needs the 'trace' objective (it becomes the enumerated "
-                f"ELBO), got {type(objective).__name__}; use --objective trace"
-            )
-        key = id(objective)
-        if key not in self._enum_objectives:
-            vectorized = objective.vectorize_particles and objective.num_particles > 1
-            self._enum_objectives[key] = EnumELBO(
-                num_particles=objective.num_particles,
-                vectorize_particles=objective.vectorize_particles,
-                # an ELBO with vectorized particles has already counted their plate
-                max_plate_nesting=objective.max_plate_nesting - int(vectorized),
-                strict_enumeration_warning=False,  # labelled batches have nothing to enumerate
-            )
-        return self._enum_objectives[key]
 
     def loss(self, objective, x, y=None, kl_weight=1.0):
         """−ELBO summed over the batch, plus α·Σ −log q(y|a,x) over its labelled rows.

@@ -29,12 +29,15 @@ import warnings
 import pyro
 import torch
 from pyro import poutine
+from pyro.infer import Trace_ELBO
 from torch import nn
 
 from ..data import binarize
-from ..errors import DataError, PyroVAEError
+from ..errors import ConfigError, DataError, PyroVAEError
 from ..infer.elbo import evaluate_elbo
 from ..infer.labels import accuracy, infers_labels
+from ..infer.objectives.enum import EnumELBO
+from ..infer.objectives.trace import TraceELBO
 from ..infer.traces import classify, observed_mean
 from ..params import OwnParameters, owns_parameters
 from ..registry import Registry
@@ -78,6 +81,9 @@ class LatentVariableModel(nn.Module):
     max_plate_nesting = 1
     #: ``build`` keywords that are components: option -> registry kind (``"prior"``, ...)
     components = {}
+    #: whether the guide enumerates a discrete site (``infer={"enumerate": "parallel"}``, e.g.
+    #: a label): the loss is then the enumerated ELBO (:meth:`enumerated`)
+    enumerates = False
     #: whether ``data.binarize = "auto"`` binarizes grey levels for a binary likelihood
     auto_binarize = True
     #: whether ``sample(n)`` draws from nothing (a kind that completes observed parts of an
@@ -110,7 +116,40 @@ class LatentVariableModel(nn.Module):
     @classmethod
     def check_objective(cls, objective):
         """Raise :class:`~pyrovae.errors.ConfigError` if this kind cannot train with
-        ``objective`` (a :class:`~pyrovae.config.Component`); every objective by default."""
+        ``objective`` (a :class:`~pyrovae.config.Component`): a kind that :attr:`enumerates`
+        trains with the ``trace`` objective only (its enumerated form); every other kind with
+        every objective by default."""
+        if cls.enumerates and objective.name != "trace":
+            kind = next((n for n in MODELS.names() if MODELS.get(n) is cls), cls.__name__)
+            raise ConfigError(
+                f"the {kind} model sums over labels with Pyro's TraceEnum_ELBO, the enumerated "
+                f"form of the 'trace' objective; '{objective.name}' has no enumerated form: use "
+                "--objective trace"
+            )
+
+    def enumerated(self, objective):
+        """The enumerated ELBO (:class:`~pyrovae.infer.objectives.enum.EnumELBO`, Pyro's
+        ``TraceEnum_ELBO`` without host syncs) that stands for the ``trace`` objective (same
+        particles and vectorization; cached per objective), for a kind that
+        :attr:`enumerates`. Other ELBOs have no enumerated form and are refused."""
+        if isinstance(objective, EnumELBO):
+            return objective
+        if type(objective) not in (TraceELBO, Trace_ELBO):
+            raise ConfigError(
+                f"the {self.kind} model needs the 'trace' objective (it becomes the enumerated "
+                f"ELBO), got {type(objective).__name__}; use --objective trace"
+            )
+        cache = self.__dict__.setdefault("_enumerated", {})
+        if id(objective) not in cache:
+            vectorized = objective.vectorize_particles and objective.num_particles > 1
+            cache[id(objective)] = EnumELBO(
+                num_particles=objective.num_particles,
+                vectorize_particles=objective.vectorize_particles,
+                # an ELBO with vectorized particles has already counted their plate
+                max_plate_nesting=objective.max_plate_nesting - int(vectorized),
+                strict_enumeration_warning=False,  # labelled batches have nothing to enumerate
+            )
+        return cache[id(objective)]
 
     # -- the Pyro programs and the loss -----------------------------------------------------
 
@@ -151,7 +190,10 @@ class LatentVariableModel(nn.Module):
         raise NotImplementedError
 
     def loss(self, objective, x, y=None, kl_weight=1.0):
-        """The objective's loss on a batch (−ELBO summed over the batch), differentiable."""
+        """The objective's loss on a batch (−ELBO summed over the batch), differentiable; the
+        enumerated form of it for a kind that :attr:`enumerates`."""
+        if self.enumerates:
+            objective = self.enumerated(objective)
         return objective.differentiable_loss(self.model, self.guide, x, y, kl_weight=kl_weight)
 
     # -- what the estimators ask for --------------------------------------------------------

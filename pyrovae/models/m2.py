@@ -62,13 +62,10 @@ import pyro
 import pyro.distributions as dist
 import torch
 import torch.nn.functional as F
-from pyro.infer import Trace_ELBO
 from torch import nn
 
 from ..errors import ConfigError, DataError
 from ..guides import GUIDES
-from ..infer.objectives.enum import EnumELBO
-from ..infer.objectives.trace import TraceELBO
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..nets.base import activation as activation_module
@@ -106,6 +103,8 @@ class M2(LatentVariableModel):
     #: cross-entropy, not a density: pyrovae warns). On digits with 50 labels this gave 88.8 %
     #: against 79.2 % with dynamic binarization (5 label draws, README).
     auto_binarize = False
+    #: the label is enumerated in the guide: the ``trace`` objective becomes the enumerated ELBO
+    enumerates = True
     #: M2 learns from labels: ``data.labels`` keeps a few of them (the rest are summed out)
     uses_labels = True
     #: ``label_prior`` is "uniform" or a list of probabilities: checked by :meth:`check_config`
@@ -131,7 +130,6 @@ class M2(LatentVariableModel):
             "label_probs", torch.as_tensor(label_probs, dtype=torch.get_default_dtype())
         )
         self.alpha = float(alpha)
-        self._enum_objectives = {}
 
     @classmethod
     def build(cls, event_shape, num_classes, z_dim=4, prior="normal", likelihood="bernoulli",
@@ -204,17 +202,6 @@ class M2(LatentVariableModel):
         if not options.get("alpha", 1.0) >= 0:
             raise ConfigError(f"model.alpha must be zero or positive, got {options['alpha']!r}")
 
-    @classmethod
-    def check_objective(cls, objective):
-        """M2 sums labels out with ``TraceEnum_ELBO``, the enumerated form of the ``trace``
-        objective; Pyro has no enumerated mean-field or importance-weighted ELBO."""
-        if objective.name != "trace":
-            raise ConfigError(
-                f"the m2 model sums over labels with Pyro's TraceEnum_ELBO, the enumerated form of "
-                f"the 'trace' objective; '{objective.name}' has no enumerated form: use "
-                "--objective trace"
-            )
-
     # -- the two Pyro programs ---------------------------------------------------------------
 
     def model(self, x, y=None, kl_weight=1.0):
@@ -234,30 +221,6 @@ class M2(LatentVariableModel):
                 y = pyro.sample("y", self.q_y(x), infer={"enumerate": "parallel"})
             with kl_scale(kl_weight):
                 pyro.sample("z", self.q(x, y))
-
-    def enumerated(self, objective):
-        """The enumerated ELBO (:class:`~pyrovae.infer.objectives.enum.EnumELBO`, Pyro's
-        ``TraceEnum_ELBO`` without host syncs) that stands for ``objective`` (the ``trace``
-        objective: same particles and vectorization; cached). Other ELBOs have no enumerated
-        form and are refused."""
-        if isinstance(objective, EnumELBO):
-            return objective
-        if type(objective) not in (TraceELBO, Trace_ELBO):
-            raise ConfigError(
-                f"the m2 model needs the 'trace' objective (it becomes the enumerated ELBO), got "
-                f"{type(objective).__name__}; use --objective trace"
-            )
-        key = id(objective)
-        if key not in self._enum_objectives:
-            vectorized = objective.vectorize_particles and objective.num_particles > 1
-            self._enum_objectives[key] = EnumELBO(
-                num_particles=objective.num_particles,
-                vectorize_particles=objective.vectorize_particles,
-                # an ELBO with vectorized particles has already counted their plate
-                max_plate_nesting=objective.max_plate_nesting - int(vectorized),
-                strict_enumeration_warning=False,  # labelled batches have nothing to enumerate
-            )
-        return self._enum_objectives[key]
 
     def loss(self, objective, x, y=None, kl_weight=1.0):
         """−ELBO summed over the batch (y enumerated when ``None``), plus

@@ -177,3 +177,31 @@ def test_refusals(m1, tmp_path, capsys):
                  "--set", f"data.features_from=\"{m1}\"", "--likelihood", "gaussian"]) == 2
     assert "real-valued codes" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_any_model_that_provides_codes_is_an_m1(tmp_path):
+    """An M1 is a capability, not a kind: a two-layer model of the user's own, whose guide
+    draws z1 from x first, gives the means (and scales) of its q(z1|x), by hand; a model of x
+    given its label gives none."""
+    from pathlib import Path
+
+    import torch.nn.functional as F
+
+    spec = f"{Path(__file__).resolve().parents[1] / 'user_models' / 'two_layer.py'}:TwoLayer"
+    run = tmp_path / "two-layer"
+    assert main(["train", "--model", spec, "--out", str(run), "--epochs", "1", "--quiet",
+                 "--set", "model.hidden=8"]) == 0
+    data = pv.load_dataset("digits")
+    codes = encode_dataset(data, run, draw="sample")
+    _, model, _, _ = open_run(run)
+    assert codes.event_shape == (4,)
+    with torch.no_grad():
+        for name in ("train", "test"):
+            loc, raw = model.inner.encode1(data.split(name).x.flatten(1)).chunk(2, -1)
+            torch.testing.assert_close(codes.split(name).x, loc)
+        loc, raw = model.inner.encode1(data.train.x.flatten(1)).chunk(2, -1)
+        torch.testing.assert_close(codes.train_std, F.softplus(raw) + 1e-3)
+    cvae = tmp_path / "cvae"
+    assert main(["train", "--out", str(cvae), "--model", "cvae", *TINY]) == 0
+    with pytest.raises(ConfigError, match="'cvae' run, a model of x given its label"):
+        encode_dataset(data, cvae)
