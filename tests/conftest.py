@@ -2,6 +2,7 @@
 Also the linear-Gaussian VAE whose ELBO, posterior and log p(x) have closed forms (below),
 shared by the estimator, objective and comparison tests."""
 
+import collections
 import math
 
 import pyro
@@ -20,6 +21,42 @@ def _fresh_pyro_state():
     yield
     pyro.clear_param_store()
     torch.set_default_dtype(torch.float32)
+
+
+class _SyncCounter:
+
+    """Counts calls of the Tensor methods that read a value back to the host."""
+
+    NAMES = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist")
+
+    def __init__(self):
+        self.calls = collections.Counter()
+
+    def __enter__(self):
+        self.saved = {name: getattr(torch.Tensor, name) for name in self.NAMES}
+        for name, method in self.saved.items():
+            setattr(torch.Tensor, name, self._counting(name, method))
+        return self
+
+    def _counting(self, name, method):
+        def counted(tensor, *args, **kwargs):
+            self.calls[name] += 1
+            return method(tensor, *args, **kwargs)
+        return counted
+
+    def __exit__(self, *exc):
+        for name, method in self.saved.items():
+            setattr(torch.Tensor, name, method)
+
+    @property
+    def total(self):
+        return sum(self.calls.values())
+
+
+@pytest.fixture(name="SyncCounter")
+def sync_counter():
+    """The class that counts host reads (``with SyncCounter() as c: ...; c.total``)."""
+    return _SyncCounter
 
 
 @pytest.fixture

@@ -84,7 +84,8 @@ from ..nets.mlp import mlp
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
-from .labels import check_labelled, one_hot, with_label
+from .labels import (check_label_options, check_labelled, label_probabilities, one_hot,
+                     with_label)
 
 __all__ = ["ADGM", "Joined"]
 
@@ -272,15 +273,7 @@ class ADGM(LatentVariableModel):
         z_dim, a_dim = _check_size("z_dim", z_dim), _check_size("a_dim", a_dim)
         features = _check_size("features", features)
         classify_samples = _check_size("classify_samples", classify_samples)
-        if label_prior == "uniform":
-            label_probs = torch.full((k,), 1.0 / k)
-        else:
-            label_probs = torch.as_tensor(label_prior, dtype=torch.get_default_dtype())
-            if label_probs.shape != (k,):
-                raise DataError(
-                    f"model.label_prior has {label_probs.numel()} probabilities but the data "
-                    f"have {k} classes; give {k} or use \"uniform\""
-                )
+        label_probs = label_probabilities(label_prior, k)
         posterior = GUIDES.resolve(guide, {"z_dim": z_dim})
         aux_posterior = GUIDES.resolve(aux_guide, {"z_dim": a_dim})
         aux_conditional = GUIDES.resolve(aux_conditional, {"z_dim": a_dim})
@@ -323,20 +316,7 @@ class ADGM(LatentVariableModel):
         """``model.label_prior``: ``"uniform"`` or a list of positive class probabilities that
         sums to 1 (stored as floats); ``model.alpha`` ≥ 0."""
         super().check_config(config)
-        options = config.model.options
-        prior = options.get("label_prior", "uniform")
-        if prior != "uniform":
-            ok = isinstance(prior, list) and len(prior) > 1 and all(
-                isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in prior)
-            if not ok or abs(sum(prior) - 1) > 1e-6:
-                raise ConfigError(
-                    "model.label_prior must be \"uniform\" or a list of positive class "
-                    f"probabilities summing to 1, got {prior!r}; e.g. --set "
-                    "model.label_prior=[0.5,0.5]"
-                )
-            options["label_prior"] = [float(p) for p in prior]
-        if not options.get("alpha", 1.0) >= 0:
-            raise ConfigError(f"model.alpha must be zero or positive, got {options['alpha']!r}")
+        check_label_options(config.model.options)
 
     # -- the two Pyro programs ---------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 import torch
 
-__all__ = ["check_labelled", "label_tensor", "one_hot", "with_label"]
+__all__ = ["check_label_options", "check_labelled", "label_probabilities", "label_tensor",
+           "one_hot", "with_label"]
 
 
 def one_hot(y, num_classes, dtype):
@@ -42,3 +43,39 @@ def check_labelled(dataset, num_classes, kind):
             f"'{dataset.name}' has {dataset.num_classes} classes but the model "
             f"{num_classes}; use the data the model was trained on"
         )
+
+
+def label_probabilities(label_prior, num_classes):
+    """p(y) of a semi-supervised kind's ``label_prior`` option: ``"uniform"`` or K class
+    probabilities (a tensor of the default dtype); a count that is not K is refused."""
+    from ..errors import DataError
+
+    k = int(num_classes)
+    if label_prior == "uniform":
+        return torch.full((k,), 1.0 / k)
+    probs = torch.as_tensor(label_prior, dtype=torch.get_default_dtype())
+    if probs.shape != (k,):
+        raise DataError(f"model.label_prior has {probs.numel()} probabilities but the data have "
+                        f"{k} classes; give {k} or use \"uniform\"")
+    return probs
+
+
+def check_label_options(options):
+    """The config checks of a semi-supervised kind's options (``[model]``, edited in place):
+    ``label_prior`` is ``"uniform"`` or a list of positive class probabilities that sums to 1
+    (stored as floats); ``alpha`` ≥ 0."""
+    from ..errors import ConfigError
+
+    prior = options.get("label_prior", "uniform")
+    if prior != "uniform":
+        ok = isinstance(prior, list) and len(prior) > 1 and all(
+            isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in prior)
+        if not ok or abs(sum(prior) - 1) > 1e-6:
+            raise ConfigError(
+                "model.label_prior must be \"uniform\" or a list of positive class "
+                f"probabilities summing to 1, got {prior!r}; e.g. --set "
+                "model.label_prior=[0.5,0.5]"
+            )
+        options["label_prior"] = [float(p) for p in prior]
+    if not options.get("alpha", 1.0) >= 0:
+        raise ConfigError(f"model.alpha must be zero or positive, got {options['alpha']!r}")

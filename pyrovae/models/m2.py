@@ -36,16 +36,19 @@ was flat to falling in α: 0.911, 0.908, 0.897 for α = 0.1, 1, 10 (grey levels,
 0.825, 0.819, 0.794 for α = 1, 10, 50 (binarized, z_dim 16); the default is ``alpha = 1``.
 Pyro's tutorial uses 46 with a different batching.
 
-Objectives. The config's ``trace`` objective (Pyro's ``Trace_ELBO``) is replaced by an
-``EnumELBO`` with the same particles (:meth:`M2.enumerated`); note that it still
-estimates the z part of the KL by Monte Carlo. The others are refused when the config is loaded
-(:meth:`M2.check_objective`): Pyro has no enumerated ELBO with a closed-form KL, and the
-importance-weighted objectives have no enumerated form.
+Objectives. The kind declares ``enumerates = True``, so the config's ``trace`` objective (Pyro's
+``Trace_ELBO``) becomes an ``EnumELBO`` with the same particles
+(:meth:`~pyrovae.models.base.LatentVariableModel.enumerated`); note that it still estimates the
+z part of the KL by Monte Carlo. The others are refused when the config is loaded
+(:meth:`~pyrovae.models.base.LatentVariableModel.check_objective`): Pyro has no enumerated ELBO
+with a closed-form KL, and the importance-weighted objectives have no enumerated form.
 
-Estimators. Evaluation sums y out exactly everywhere: :meth:`M2.elbo_terms` gives the ELBO
-with Σ_y in closed form, and :meth:`M2.log_weight_sampler` the importance weights
-w = Σ_y p(x, y, z_y) / q(z_y|x, y), z_y ~ q(z|x, y), one draw per class, whose mean is an
-unbiased estimate of p(x); so ``evaluate --iwae-k`` and ``compare`` work as for the VAE.
+Estimators. This file has none: they are derived from the traces of the two programs
+(:mod:`pyrovae.infer.traces`), where the guide's enumerated y is summed exactly, in the ELBO
+(Σ_y q(y|x)[...]) and inside each importance weight, w = Σ_y p(x, y, z_y) / q(z_y|x, y),
+z_y ~ q(z|x, y), one draw per class, whose mean is an unbiased estimate of p(x); so
+``evaluate --iwae-k`` and ``compare`` work as for the VAE, and the accuracy is that of the
+guide's q(y|x) (:func:`pyrovae.infer.traces.classify`).
 
 Why the guide's q(z|x,y) is "encoder, label, activation, head": the encoder (any registered one,
 convolutional ones included) sees only the image and emits ``features`` pre-activations; the
@@ -64,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 from ..guides import GUIDES
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
@@ -72,7 +75,8 @@ from ..nets.base import activation as activation_module
 from ..plots import as_images, save_grid
 from ..priors import PRIORS
 from .base import MODELS, LatentVariableModel, kl_scale
-from .labels import check_labelled, one_hot, with_label
+from .labels import (check_label_options, check_labelled, label_probabilities, one_hot,
+                     with_label)
 
 __all__ = ["M2"]
 
@@ -157,15 +161,7 @@ class M2(LatentVariableModel):
             )
         event_shape = tuple(event_shape)
         k = int(num_classes)
-        if label_prior == "uniform":
-            label_probs = torch.full((k,), 1.0 / k)
-        else:
-            label_probs = torch.as_tensor(label_prior, dtype=torch.get_default_dtype())
-            if label_probs.shape != (k,):
-                raise DataError(
-                    f"model.label_prior has {label_probs.numel()} probabilities but the data "
-                    f"have {k} classes; give {k} or use \"uniform\""
-                )
+        label_probs = label_probabilities(label_prior, k)
         posterior = GUIDES.resolve(guide, {"z_dim": z_dim})
         likelihood = LIKELIHOODS.resolve(likelihood, {"event_shape": event_shape})
         encoder = ENCODERS.resolve(encoder, {"in_shape": event_shape, "out_features": features})
@@ -187,20 +183,7 @@ class M2(LatentVariableModel):
         """``model.label_prior``: ``"uniform"`` or a list of positive class probabilities that
         sums to 1 (stored as floats); ``model.alpha`` ≥ 0."""
         super().check_config(config)
-        options = config.model.options
-        prior = options.get("label_prior", "uniform")
-        if prior != "uniform":
-            ok = isinstance(prior, list) and len(prior) > 1 and all(
-                isinstance(p, (int, float)) and not isinstance(p, bool) and p > 0 for p in prior)
-            if not ok or abs(sum(prior) - 1) > 1e-6:
-                raise ConfigError(
-                    "model.label_prior must be \"uniform\" or a list of positive class "
-                    f"probabilities summing to 1, got {prior!r}; e.g. --set "
-                    "model.label_prior=[0.5,0.5]"
-                )
-            options["label_prior"] = [float(p) for p in prior]
-        if not options.get("alpha", 1.0) >= 0:
-            raise ConfigError(f"model.alpha must be zero or positive, got {options['alpha']!r}")
+        check_label_options(config.model.options)
 
     # -- the two Pyro programs ---------------------------------------------------------------
 

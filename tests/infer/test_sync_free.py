@@ -6,7 +6,6 @@ methods that read a tensor back to the host (``Tensor.item``, ``__bool__``, ``__
 ``__int__``, ``__index__``, ``tolist``) patched to count their calls: zero per step.
 """
 
-import collections
 
 import pyro
 import pyro.distributions as dist
@@ -93,41 +92,13 @@ def test_m2_enumerated_loss_equals_pyros_traceenum(digits, labelled, particles):
                 list(m2.parameters()), x, y if labelled else None)
 
 
-class SyncCounter:
-    """Counts calls of the Tensor methods that read a value back to the host."""
-
-    NAMES = ("item", "__bool__", "__float__", "__int__", "__index__", "tolist")
-
-    def __init__(self):
-        self.calls = collections.Counter()
-
-    def __enter__(self):
-        self.saved = {name: getattr(torch.Tensor, name) for name in self.NAMES}
-        for name, method in self.saved.items():
-            setattr(torch.Tensor, name, self._counting(name, method))
-        return self
-
-    def _counting(self, name, method):
-        def counted(tensor, *args, **kwargs):
-            self.calls[name] += 1
-            return method(tensor, *args, **kwargs)
-        return counted
-
-    def __exit__(self, *exc):
-        for name, method in self.saved.items():
-            setattr(torch.Tensor, name, method)
-
-    @property
-    def total(self):
-        return sum(self.calls.values())
-
-
 @pytest.mark.parametrize("kind,objective,labelled", [
     ("vae", "trace", False), ("vae", {"name": "trace", "num_particles": 3}, False),
     ("vae", "meanfield", False), ("vae", "iwae", False),
     ("m2", "trace", False), ("m2", "trace", True),
 ])
-def test_a_training_step_never_reads_the_device(digits, kind, objective, labelled):
+def test_a_training_step_never_reads_the_device(digits, kind, objective, labelled,
+                                                 SyncCounter):
     """Zero host reads per step: loss, backward, the all-reduce hook, the divergence monitor's
     bookkeeping and the (fused) Adam step. The monitor is read every ``check_every`` steps
     (100 on an accelerator; here set beyond the test)."""
@@ -145,7 +116,7 @@ def test_a_training_step_never_reads_the_device(digits, kind, objective, labelle
     assert counter.total == 0, dict(counter.calls)
 
 
-def test_the_counter_sees_pyros_own_reads(digits):
+def test_the_counter_sees_pyros_own_reads(digits, SyncCounter):
     """Guard for the test above: Pyro's Trace_ELBO reads every site's log-prob back."""
     vae = pv.VAE.build(digits.event_shape, z_dim=4)
     with SyncCounter() as counter:

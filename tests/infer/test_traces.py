@@ -317,3 +317,16 @@ def test_compare_runs_on_a_plain_module():
     assert analytic < importance <= exact + 0.05
     assert all(row["available"] for row in result["estimators"])
     assert result["gradient_noise"] == []  # no trainable parameters: no groups
+
+
+@pytest.mark.parametrize("classes", [0, 3], ids=["linear-gaussian", "mixture"])
+def test_the_derived_estimators_never_read_the_device(classes, SyncCounter):
+    """Log weights and ELBO terms stay on the device: no ``item``/``bool``/... per call (the
+    one-off checks before an estimate are outside this)."""
+    model = Gaussians(classes)
+    x = model.x[:8]
+    with SyncCounter() as counter:
+        log_weights(model, x, num_samples=5)
+        log_weights(model, x, num_samples=5, proposal="prior")
+        elbo_terms(model, x, num_samples=3)
+    assert counter.total == 0, dict(counter.calls)
