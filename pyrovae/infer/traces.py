@@ -80,11 +80,9 @@ def _call(program, x, y):
 
 @dataclass
 class TracePair:
-    """The traces of one vectorized run, with log-densities per (draw, example).
-
-    ``terms``: ``{site: (model log p or None, guide log q or None)}``, each a tensor that
-    broadcasts to ``(*enumeration, K, B)``; ``enum_ndim``: the number of enumeration axes on
-    the left."""
+    """The traces of one vectorized run (log-densities computed), read per (draw, example):
+    :meth:`log_p` and :meth:`log_q` give a site's log-density as a tensor that broadcasts to
+    ``(*enumeration, K, B)``, the enumeration axes on the left."""
 
     model: poutine.Trace
     guide: poutine.Trace
@@ -168,12 +166,6 @@ def _probe(x):
         yield
 
 
-def _full(tensors):
-    """Broadcast tensors to their common shape."""
-    shape = torch.broadcast_shapes(*(t.shape for t in tensors))
-    return [t.expand(shape) for t in tensors], shape
-
-
 def _sum_enumeration(log_terms):
     """log Σ_e exp(Σ log_terms) over the enumeration axes (all but the last two): ``(K, B)``."""
     total = sum(log_terms[1:], log_terms[0])
@@ -249,8 +241,7 @@ def elbo_terms(module, x, y=None, num_samples=1, kl="auto"):
 
     def expect(value):  # Σ_e q(e) value, then the mean over draws: (B,)
         if log_q_enum is not None:
-            (value, weight), _ = _full([value, log_q_enum.exp()])
-            value = value * weight
+            value = value * log_q_enum.exp()  # broadcast to the joint enumeration shape
         value = value.reshape(-1, *value.shape[-2:])
         if log_q_enum is None and value.shape[0] > 1:
             raise ProgramError("the model enumerates a site that the guide does not: every "
