@@ -34,7 +34,7 @@ def ints(text):
 def load(args):
     if args.run:
         from pyrovae.cli import _open_run
-        from pyrovae.training import load_data
+        from pyrovae.run_data import load_data
 
         config, vae, _, _ = _open_run(args.run, data_dir=args.data_dir)
         return vae, load_data(config).test.x[: args.images]

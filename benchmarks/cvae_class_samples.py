@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 
 from pyrovae.runs import open_run  # noqa: E402
-from pyrovae.training import load_data  # noqa: E402
+from pyrovae.run_data import load_data  # noqa: E402
 
 
 class Judge(nn.Module):

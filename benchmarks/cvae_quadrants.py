@@ -30,7 +30,7 @@ from common import machine  # noqa: E402
 from pyrovae.infer.elbo import evaluate_elbo  # noqa: E402
 from pyrovae.infer.importance import evaluate_log_likelihood  # noqa: E402
 from pyrovae.runs import open_run  # noqa: E402
-from pyrovae.training import load_data  # noqa: E402
+from pyrovae.run_data import load_data  # noqa: E402
 
 
 def baseline_net(pixels):

@@ -25,7 +25,7 @@ from common import machine  # noqa: E402
 
 import pyrovae as pv  # noqa: E402
 from pyrovae.models.base import build_model  # noqa: E402
-from pyrovae.training import load_data  # noqa: E402
+from pyrovae.run_data import load_data  # noqa: E402
 
 VARIANTS = {
     "defaults": [],

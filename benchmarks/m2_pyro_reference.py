@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine  # noqa: E402
 
 import pyrovae as pv  # noqa: E402
-from pyrovae.training import load_data  # noqa: E402
+from pyrovae.run_data import load_data  # noqa: E402
 
 
 class Exp(nn.Module):

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import pyrovae as pv
-from pyrovae.training import load_data
+from pyrovae.run_data import load_data
 
 
 def run(args, num_labels, out):

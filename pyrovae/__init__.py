@@ -9,6 +9,12 @@ it with estimators you can check::
     vae = pv.VAE.build(data.event_shape, z_dim=16, prior="learned-normal")
     pv.Trainer(vae, objective="meanfield").fit(data, epochs=10)
     print(vae.evaluate(data.test.x))
+
+or train a run directory from a config, exactly as ``pyrovae train`` does, and read it back::
+
+    run = pv.fit(pv.load_config(overrides=["train.epochs=10"]), "runs/first")
+    run = pv.load_run("runs/first", checkpoint="best")
+    print(run.model.evaluate(run.data.test.x), run.results["test"]["elbo"])
 """
 
 import importlib
@@ -17,10 +23,12 @@ import importlib
 #: torch, no Pyro): ``pyrovae --help`` answers at once, and each name is imported the first time
 #: it is used (PEP 562).
 _EXPORTS = {
+    "CALLBACKS": "callbacks", "Callback": "callbacks",
     "Component": "config", "Config": "config", "load_config": "config",
+    "with_values": "config",
     "Batcher": "data", "DataSet": "data", "load_dataset": "data",
-    "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors",
-    "PyroVAEError": "errors",
+    "CallbackError": "errors", "CheckpointError": "errors", "ConfigError": "errors",
+    "DataError": "errors", "PyroVAEError": "errors", "TrainingError": "errors",
     "Posterior": "guides",
     "elbo_terms": "infer", "evaluate_elbo": "infer", "evaluate_log_likelihood": "infer",
     "importance_bound": "infer", "naive_estimate": "infer",
@@ -33,7 +41,8 @@ _EXPORTS = {
     "OBJECTIVES": "registries", "OPTIMIZERS": "registries", "PRIORS": "registries",
     "REGISTRIES": "registries", "SCHEDULERS": "registries",
     "Registry": "registry",
-    "Trainer": "training", "train": "training",
+    "Run": "runs", "load_run": "runs",
+    "Trainer": "training", "fit": "training", "train": "training",
 }
 
 
@@ -54,11 +63,19 @@ def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = sorted(
     [
+        "CALLBACKS",
+        "Callback",
+        "CallbackError",
         "LatentVariableModel",
+        "Run",
+        "TrainingError",
+        "fit",
+        "load_run",
+        "with_values",
         "OwnParameters",
         "as_model",
         "Batcher",

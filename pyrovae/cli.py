@@ -17,9 +17,22 @@ import time
 import warnings
 from pathlib import Path
 
+from ._version import __version__
 from .errors import PyroVAEError
 
 __all__ = ["main"]
+
+# The built-in names that ``train --help`` lists. ``--help`` imports neither torch nor Pyro, so
+# it cannot read the registries; tests/test_cli.py checks these against them.
+
+#: the built-in model kinds (``MODELS``), in the order ``--help`` lists them
+MODEL_KINDS = ("vae", "hvae", "cvae", "cvae-quadrants", "m2", "adgm", "sdgm")
+#: the built-in kinds that learn from a few labels (``uses_labels``, not ``needs_every_label``)
+FEW_LABEL_KINDS = ("m2", "adgm", "sdgm")
+#: the built-in kinds with classes to draw samples of (``uses_labels``: a ``num_classes``)
+CLASS_KINDS = ("cvae", "m2", "adgm", "sdgm")
+#: the built-in objectives (``OBJECTIVES``), in the order ``--help`` lists them
+OBJECTIVE_NAMES = ("trace", "meanfield", "iwae", "renyi")
 
 #: CLI flag -> config key
 TRAIN_FLAGS = {
@@ -65,6 +78,7 @@ def _parser():
     parser = _Parser(
         prog="pyrovae", description="Variational autoencoders written the Pyro way."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
 
@@ -73,15 +87,17 @@ def _parser():
     t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
     t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
     t.add_argument("--model", metavar="KIND",
-                   help="model kind (vae, hvae, m2, cvae, cvae-quadrants; pyrovae list), or a "
-                   "model of your own: path/to/file.py:ClassName or package.module:ClassName")
+                   help=f"model kind ({', '.join(MODEL_KINDS)}; pyrovae list), or a model of "
+                   "your own: path/to/file.py:ClassName or package.module:ClassName")
     t.add_argument("--labels", type=int, metavar="N",
-                   help="a kind that learns from labels (m2): keep N training labels, balanced "
-                   "over the classes (0: all)")
+                   help=f"a kind that learns from labels ({', '.join(FEW_LABEL_KINDS)}): keep N "
+                   "training labels, balanced over the classes (0: all)")
     t.add_argument("--prior", metavar="NAME")
     t.add_argument("--likelihood", metavar="NAME")
     t.add_argument("--guide", metavar="NAME", help="posterior family q(z|x)")
-    t.add_argument("--objective", metavar="NAME", help="trace or meanfield")
+    t.add_argument("--objective", metavar="NAME",
+                   help=f"{', '.join(OBJECTIVE_NAMES)}, or one registered by a plugin or "
+                   "--import (pyrovae list)")
     t.add_argument("--epochs", type=int, metavar="N")
     t.add_argument("--batch-size", type=int, metavar="N")
     t.add_argument("--lr", type=float, metavar="LR", help="learning rate")
@@ -132,6 +148,8 @@ def _parser():
         help="also the importance-sampled bound on log p(x) with K samples per example "
         "(papers use 5000)",
     )
+    e.add_argument("--quiet", action="store_true",
+                   help="no progress bar or time estimate of the bound (on stderr)")
 
     c = sub.add_parser(
         "compare",
@@ -160,6 +178,7 @@ def _parser():
                    help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
                    "epoch); runs without best.pt use the last")
     c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--quiet", action="store_true", help="no progress bar (on stderr)")
 
     s = sub.add_parser("sample", help="a PNG grid of samples from a trained run's prior")
     s.add_argument("run_dir", metavar="RUN_DIR")
@@ -168,7 +187,7 @@ def _parser():
     s.add_argument("--seed", type=_seed, default=0, metavar="N")
     s.add_argument("--class", dest="label", type=int, metavar="K",
                    help="draw every sample from class K (0..K-1) of a label-aware model "
-                   "(cvae, m2)")
+                   f"({', '.join(CLASS_KINDS)})")
     s.add_argument("--checkpoint", choices=["best", "last"], default="best",
                    help="best.pt (best validation ELBO, the default) or checkpoint.pt (last "
                    "epoch); runs without best.pt use the last")
@@ -229,21 +248,43 @@ def _positive(name, value):
         raise PyroVAEError(f"{name} must be a positive integer, got {value}")
 
 
+#: ``--set`` keys that go with ``--resume``: where a run computes, not what
+RESUME_SETTINGS = ("train.num_threads",)
+
+
 def _resume_only(args):
-    """``--resume`` continues a run as it was configured: refuse any flag that would change it."""
+    """``--resume`` continues a run as it was configured: refuse any flag that would change
+    it; the device (``--device``) and ``--set train.num_threads=N`` may change. Returns the
+    thread count given, or ``None``."""
     given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "overwrite")
-             if flag != "epochs" and getattr(args, flag)]  # (--import only imports)
-    given += ["--set"] if args.set else []
+             if flag not in ("epochs", "device") and getattr(args, flag)]  # (--import imports)
+    settings = {}
+    for assignment in args.set:
+        key, _, value = assignment.partition("=")
+        if key.strip() in RESUME_SETTINGS:
+            settings[key.strip()] = value.strip()
+        else:
+            given.append(f"--set {assignment}")
     given += [f"--{'no-' * (not args.compile)}compile"] if args.compile is not None else []
     if given:
         raise PyroVAEError(
             f"--resume continues {args.resume} as it was configured; drop {', '.join(given)} "
-            "(only --epochs, --quiet and --import go with --resume), or start a new run"
+            "(only --epochs, --device, --set train.num_threads=N, --quiet and --import go with "
+            "--resume), or start a new run"
         )
+    threads = settings.get("train.num_threads")
+    if threads is None:
+        return None
+    if not threads.isdigit():
+        raise PyroVAEError(f"--set train.num_threads={threads}: give a whole number of threads "
+                           "(0: torch's default)")
+    return int(threads)
 
 
 def cmd_train(args):
+    from . import distributed
     from .config import load_config
+    from .runfiles import read_results, run_files
     from .training import resume, train
 
     def log(message):
@@ -253,8 +294,9 @@ def cmd_train(args):
     progress = None if not args.quiet else False
     start = time.perf_counter()
     if args.resume:
-        _resume_only(args)
-        run_dir, module, rows = resume(args.resume, args.epochs, progress=progress, log=log)
+        threads = _resume_only(args)
+        run_dir, module, rows = resume(args.resume, args.epochs, progress=progress, log=log,
+                                       device=args.device, num_threads=threads)
     else:
         flags = {key: getattr(args, flag) for flag, key in TRAIN_FLAGS.items()}
         if args.jit:
@@ -267,8 +309,6 @@ def cmd_train(args):
         run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
                                       log=log)
     seconds = time.perf_counter() - start
-    from . import distributed
-
     if not distributed.current().is_main:  # under torchrun only rank 0 reports
         return 0
     validated = [row for row in rows if "valid_elbo" in row]
@@ -277,10 +317,12 @@ def cmd_train(args):
         valid = (f", valid ELBO {validated[-1]['valid_elbo']:.3f} nats per example (epoch "
                  f"{validated[-1]['epoch']})" if validated else "")
         print(f"epoch {last['epoch']}: train loss {last['train_loss']:.3f}{valid}")
-    print(f"trained in {seconds:.1f} s; outputs in {run_dir}/")
+    trained = (read_results(run_dir) or {}).get("train_seconds")
+    spent = (f"trained for {trained:.1f} s ({seconds:.1f} s in all, with loading and the "
+             f"final reports)" if isinstance(trained, (int, float)) else
+             f"{seconds:.1f} s in all")
+    print(f"{spent}; outputs in {run_dir}/")
     if not args.quiet:
-        from .runs import run_files
-
         for name in run_files(run_dir):  # what the run wrote, its kind's figures included
             print(f"  {Path(run_dir) / name}")
     return 0
@@ -302,7 +344,7 @@ def _check_programs(module, split):
 
 
 def cmd_evaluate(args):
-    from .training import load_data
+    from .run_data import load_data
 
     _positive("--samples", args.samples)
     _positive("--iwae-k", args.iwae_k)
@@ -327,10 +369,15 @@ def cmd_evaluate(args):
     if args.iwae_k is not None:
         from .infer.importance import evaluate_log_likelihood
 
+        def announce(line):  # on stderr: stdout holds the result (--json) alone
+            print(line, file=sys.stderr, flush=True)
+
         pyro.set_rng_seed(args.seed)
         start = time.perf_counter()
         bound = evaluate_log_likelihood(module, split.x, args.iwae_k, world=world,
-                                        y=module.given(split.y))
+                                        y=module.given(split.y),
+                                        progress=False if args.quiet else None,
+                                        log=None if args.quiet else announce)
         result.update(log_likelihood=bound["log_likelihood"],
                       log_likelihood_stderr=bound["log_likelihood_stderr"],
                       iwae_k=args.iwae_k, log_likelihood_seconds=time.perf_counter() - start)
@@ -365,7 +412,7 @@ def cmd_evaluate(args):
 
 def cmd_compare(args):
     from .compare import compare, format_comparison, jsonable
-    from .training import load_data
+    from .run_data import load_data
 
     for flag in ("repeats", "draws"):
         _positive(f"--{flag}", getattr(args, flag))
@@ -388,7 +435,8 @@ def cmd_compare(args):
     if args.max_examples:
         x, labels = x[: args.max_examples], None if labels is None else labels[: args.max_examples]
     result = compare(module, x, repeats=args.repeats, seed=args.seed, draws=args.draws,
-                     y=module.given(labels), labels=labels)
+                     y=module.given(labels), labels=labels,
+                     progress=False if args.quiet else None)
     result = {"run_dir": str(args.run_dir), "split": args.split, "epoch": state["epoch"],
               **result}
     if plot is not None:
@@ -449,7 +497,7 @@ def cmd_list(args):
 
 def cmd_plot(args):
     from .plots import save_training_curves
-    from .runs import load_run_config, read_metrics
+    from .runfiles import load_run_config, read_metrics
 
     output = _png_path("-o", args.output)
     runs = []
@@ -494,7 +542,18 @@ def _error(message):
 
 
 def main(argv=None):
+    """The ``pyrovae`` command; returns its exit status. Warnings are shown as one
+    ``pyrovae: warning:`` line while it runs (the process's own way of showing them is put
+    back when it returns, for callers that run it in-process)."""
+    shown = warnings.showwarning
     warnings.showwarning = _warning_line
+    try:
+        return _main(argv)
+    finally:
+        warnings.showwarning = shown
+
+
+def _main(argv):
     command = "pyrovae"
     try:
         args = _parser().parse_args(argv)
@@ -510,7 +569,7 @@ def main(argv=None):
 
             pyro.enable_validation(False)  # the data are checked once, when loaded
             # before any parallel work: OpenMP's worker threads inherit the setting when they
-            # start (Trainer sets it too, but by then loading the data has started them)
+            # start (Trainer sets it while fitting, but by then loading the data started them)
             torch.set_flush_denormal(True)
         status = COMMANDS[args.command](args)
         if args.command in NEEDS_PYRO:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pyro
 import torch
 
+from .registry import Component
 from .errors import ConfigError
 from .infer.elbo import NoClosedForm, evaluate_elbo
 from .infer.gradients import gradient_noise
@@ -35,6 +36,8 @@ from .infer.logmeanexp import DEFAULT_MAX_ROWS
 from .infer.naive import naive_estimate
 from .infer.objectives import OBJECTIVES
 from .infer.traces import check_programs, enumeration_size, parameter_groups
+from .progress import progress_bar
+from .runfiles import jsonable
 
 __all__ = [
     "DEFAULT_ESTIMATORS",
@@ -91,11 +94,55 @@ DEFAULT_ESTIMATORS = (
 )
 
 
+#: the objectives whose gradient noise :func:`compare_gradients` measures
+GRADIENT_OBJECTIVES = ("trace", "meanfield")
+
+#: the cost of a gradient draw per particle and example, relative to one sample of an
+#: estimator per example (a forward and a backward pass; about 1.6 measured on the digits)
+GRADIENT_COST = 2
+
+
+def _estimator_cost(est, x):
+    """The work of one run of ``est`` on ``x`` for the progress bar: K (or S) samples per
+    example, plus one for the per-run overhead."""
+    return (est.k + 1) * x.shape[0]
+
+
+def _gradient_cost(particles, draws, x):
+    """The work of the ``draws`` gradient draws with ``particles`` particles on the batch ``x``
+    for the progress bar, in the units of :func:`_estimator_cost`."""
+    return GRADIENT_COST * draws * particles * x.shape[0]
+
+
+class _Cells:
+    """A progress bar over runs (cells of the tables) weighted by their estimated cost, so its
+    time left is about right although the runs of K = 5000 take most of the time: it shows
+    the share of the work done, the time left and which run is under way."""
+
+    def __init__(self, bar, runs):
+        self.bar, self.runs, self.done = bar, runs, 0
+
+    def start(self, label):
+        self.bar.set_postfix_str(f"run {self.done + 1}/{self.runs}: {label}")
+
+    def finish(self, cost, runs=1):
+        self.done += runs
+        self.bar.update(cost)
+
+
+def _cells(total, runs, enabled):
+    bar = progress_bar(total, desc="compare", unit="sample", enabled=enabled, smoothing=0,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| "
+                       "[{elapsed}<{remaining}{postfix}]")  # the average rate: runs differ
+    return bar, _Cells(bar, runs)
+
+
 def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0,
-                       max_rows=DEFAULT_MAX_ROWS, y=None):
+                       max_rows=DEFAULT_MAX_ROWS, y=None, cells=None):
     """Run every estimator ``repeats`` times on ``x`` (given the conditions ``y`` for a
     conditional model: ``model.given(labels)``).
 
+    :param cells: the progress of :func:`compare` (private; ``None``: no bar).
     :returns: a list of rows ``{"family", "estimator", "k", "mean", "std", "stderr",
         "seconds", "available"}``; ``available`` is False (and the numbers NaN) for an
         analytic ELBO when the (guide, prior) pair has no closed-form KL.
@@ -106,13 +153,20 @@ def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=
         means, stderrs, seconds = [], [], []
         try:
             for r in range(repeats):
+                if cells is not None:
+                    cells.start(f"{est.family} K={est.k}")
                 pyro.set_rng_seed(seed + r)
                 start = time.perf_counter()
                 mean, stderr = estimate(model, x, est.k, max_rows, y=y)
                 seconds.append(time.perf_counter() - start)
                 means.append(mean)
                 stderrs.append(stderr)
+                if cells is not None:
+                    cells.finish(_estimator_cost(est, x))
         except NoClosedForm:  # no closed-form KL for this guide and prior
+            if cells is not None:
+                cells.finish(_estimator_cost(est, x) * (repeats - len(means)),
+                             repeats - len(means))
             rows.append({"family": est.family, "estimator": description, "k": est.k,
                          "mean": math.nan, "std": math.nan, "stderr": math.nan,
                          "seconds": math.nan, "available": False})
@@ -131,9 +185,9 @@ def compare_estimators(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=
     return rows
 
 
-def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None):
+def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None, cells=None):
     """Gradient noise of ``trace`` and ``meanfield`` on the batch ``x`` (conditions ``y``) for
-    each particle count.
+    each particle count (``cells``: the progress of :func:`compare`, private).
 
     An objective the model kind cannot train with (M2 has no closed-form-KL objective) gives
     rows with ``available`` False and NaN statistics, and the reason in ``note``.
@@ -142,11 +196,10 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
         "seconds", "available"}`` (seconds: wall time of all draws of that objective and
         particle count).
     """
-    from .config import Component
 
     groups = list(parameter_groups(model))
     rows = []
-    for name in ("trace", "meanfield"):
+    for name in GRADIENT_OBJECTIVES:
         for p in particles:
             try:
                 check = getattr(type(model), "check_objective", None)
@@ -157,14 +210,20 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
                              "variance": math.nan, "snr": math.nan, "mean_norm": math.nan,
                              "seconds": math.nan, "available": False, "note": str(e)}
                             for group in groups)
+                if cells is not None:
+                    cells.finish(_gradient_cost(p, draws, x))
                 continue
             objective = OBJECTIVES.build(
                 name, {"max_plate_nesting": getattr(model, "max_plate_nesting", 1)},
                 num_particles=p
             )
+            if cells is not None:
+                cells.start(f"{draws} gradients of {name}, {p} particle{'s' * (p != 1)}")
             start = time.perf_counter()
             noise = gradient_noise(model, objective, x, draws=draws, seed=seed, y=y)
             seconds = time.perf_counter() - start
+            if cells is not None:
+                cells.finish(_gradient_cost(p, draws, x))
             for group, stats in noise.items():
                 rows.append({"objective": name, "particles": p, "group": group, **stats,
                              "seconds": seconds, "available": True})
@@ -172,7 +231,8 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
 
 
 def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
-            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS, y=None, labels=None):
+            draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS, y=None, labels=None,
+            progress=None):
     """The whole comparison: estimator table and gradient noise (on the first
     ``gradient_batch`` examples of ``x``).
 
@@ -191,37 +251,36 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     :param labels: the examples' labels: a model that infers labels (its guide has a label
         site, :func:`~pyrovae.infer.labels.infers_labels`) adds the accuracy of its q(y|x)
         (``accuracy``, ``accuracy_stderr``) to the result.
+    :param progress: a progress bar on stderr over the runs of both tables, weighted by their
+        estimated cost (samples × examples), with the time left and the run under way
+        (:func:`pyrovae.progress.progress_bar`): ``True``, ``False``, or ``None`` (the
+        default) for one when stderr is a terminal. It changes no number.
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
     model.eval()
     check_programs(model, x[:2], None if y is None else y[:2])  # before any work
-    result = {
-        "num_examples": int(x.shape[0]),
-        "repeats": int(repeats),
-        "seed": int(seed),
-        "estimators": compare_estimators(model, x, estimators, repeats, seed, max_rows, y),
-    }
     batch = x[:gradient_batch]
     batch_y = None if y is None else y[:gradient_batch]
-    result["gradient_batch"] = int(batch.shape[0])
-    result["gradient_draws"] = int(draws)
-    result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed, batch_y)
+    total = (repeats * sum(_estimator_cost(est, x) for est in estimators)
+             + len(GRADIENT_OBJECTIVES) * sum(_gradient_cost(p, draws, batch) for p in particles))
+    runs = repeats * len(estimators) + len(GRADIENT_OBJECTIVES) * len(particles)
+    bar, cells = _cells(max(total, 1), runs, progress)
+    with bar:
+        result = {
+            "num_examples": int(x.shape[0]),
+            "repeats": int(repeats),
+            "seed": int(seed),
+            "estimators": compare_estimators(model, x, estimators, repeats, seed, max_rows, y,
+                                             cells),
+        }
+        result["gradient_batch"] = int(batch.shape[0])
+        result["gradient_draws"] = int(draws)
+        result["gradient_noise"] = compare_gradients(model, batch, particles, draws, seed,
+                                                     batch_y, cells)
     if labels is not None and infers_labels(model, x):
         result["accuracy"], result["accuracy_stderr"] = accuracy(model, x, labels, max_rows)
     return result
-
-
-def jsonable(value):
-    """``value`` with every NaN or infinite float replaced by ``None`` (strict JSON has
-    neither)."""
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _number(value, width, digits, style="f"):

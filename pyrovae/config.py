@@ -24,12 +24,17 @@ the kinds declare: ``data.labels`` is refused for a kind that does not declare `
 import copy
 import dataclasses
 import math
-import os
 import tomllib
 from dataclasses import dataclass, field
 
+from .data.arrays import is_array_file
+from .data.features import DRAWS, UNITS
+from .data.load import BINARIZE_MODES
+from .device import check_device_name
 from .errors import ConfigError
-from .registry import closest
+from .plugins import activate
+from .registries import by_kind
+from .registry import Component, article, closest
 
 __all__ = [
     "Component",
@@ -43,18 +48,9 @@ __all__ = [
     "config_to_dict",
     "load_config",
     "parse_value",
+    "validate",
+    "with_values",
 ]
-
-
-@dataclass
-class Component:
-    """A component chosen by name, with keyword options for its constructor."""
-
-    name: str
-    options: dict = field(default_factory=dict)
-
-    def to_dict(self):
-        return {"name": self.name, **self.options}
 
 
 def _component(name, registry, **options):
@@ -146,7 +142,10 @@ class TrainConfig:
     on the test split, from ``best.pt``, to ``results.json``; training stops when a step's loss or gradient is not
     finite, or its loss exceeds the running level by ``divergence_factor`` (0: finiteness only;
     see :mod:`pyrovae.divergence`). ``compile = true`` traces the step's loss and gradient into
-    one graph and compiles it (:mod:`pyrovae.compiled`).
+    one graph and compiles it (:mod:`pyrovae.compiled`). ``callbacks`` lists registered
+    training callbacks to add to the run's own (:mod:`pyrovae.callbacks`), each a name or a
+    table: ``callbacks = [{ name = "mlflow", experiment = "digits" }]``; a resume may change
+    them (they report, they do not change what is learned).
     """
 
     objective: Component = _component("trace", "objective", num_particles=1)
@@ -165,6 +164,8 @@ class TrainConfig:
     final_iwae_k: int = 0
     divergence_factor: float = 1000.0
     compile: bool = False
+    callbacks: list = field(default_factory=list, metadata={"registry": "callback",
+                                                            "many": True})
 
 
 @dataclass
@@ -233,17 +234,14 @@ _RANGES = {
     "data.split_seed": (0, 2**32 - 1, "a seed must be in [0, 4294967295]"),
 }
 _CHOICES = {
-    "data.binarize": ("auto", "none", "static", "dynamic"),  # auto + data.load.BINARIZE_MODES
-    "data.features_draw": ("mean", "sample"),  # data.features.DRAWS
-    "data.features_units": ("all", "active"),  # data.features.UNITS
+    "data.binarize": ("auto", *BINARIZE_MODES),
+    "data.features_draw": DRAWS,
+    "data.features_units": UNITS,
 }
 
 
 def _registries():
-    """Registry kind -> Registry (imported late: no import cycles), from the one list in
-    :mod:`pyrovae.registries`."""
-    from .registries import by_kind
-
+    """Registry kind -> Registry, from the one list in :mod:`pyrovae.registries`."""
     return by_kind()
 
 
@@ -317,14 +315,7 @@ def _check_type(path, value, default):
         raise ConfigError(f"{path} must be a finite number, got {value!r}")
     if path in _RANGES and not _RANGES[path][0] <= value <= _RANGES[path][1]:
         raise ConfigError(f"{path} = {value}: {_RANGES[path][2]}")
-    if path == "train.num_threads" and value > (os.cpu_count() or 1):
-        raise ConfigError(
-            f"train.num_threads = {value}, but this machine has {os.cpu_count()} cores; use 0 "
-            f"for torch's default or at most {os.cpu_count()} (more threads only stall)"
-        )
     if path == "train.device":
-        from .device import check_device_name
-
         check_device_name(value, path)
     if path in _CHOICES and value not in _CHOICES[path]:
         choices = _CHOICES[path]
@@ -390,7 +381,12 @@ def _set_field(section_name, section, key, value, where="the config"):
             f"[{section_name}] keys are: {', '.join(fields)}"
         )
     current = getattr(section, key)
-    if isinstance(current, Component):
+    if fields[key].metadata.get("many"):  # a list of components
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path} must be a list of component names or tables, got "
+                              f"{value!r}; e.g. {path} = [{{ name = \"...\" }}]")
+        setattr(section, key, [_as_component(f"{path}[{i}]", v) for i, v in enumerate(value)])
+    elif isinstance(current, Component):
         setattr(section, key, _as_component(path, value))
     else:
         setattr(section, key, _check_type(path, value, current))
@@ -406,8 +402,6 @@ def _activate(config, imports_only=False):
     """The config's own code, before any of its names is resolved: recorded files checked,
     ``plugins.imports`` imported, files' digests recorded (:func:`pyrovae.plugins.activate`);
     ``imports_only``: not yet the model file (``model.kind`` may still change)."""
-    from .plugins import activate
-
     activate(config.plugins, None if imports_only else config.model.kind)
 
 
@@ -417,8 +411,8 @@ def _model_component(config, key, path):
     MODELS = _registries()["model"]
 
     if key not in _model_kind(config).components:
-        raise ConfigError(f"--set {path}: model.{key} is not a component of a "
-                          f"'{config.model.kind}' model")
+        kind = article(f"'{config.model.kind}'")  # "an 'm2'"
+        raise ConfigError(f"--set {path}: model.{key} is not a component of {kind} model")
     options = config.model.options
     value = options[key] if key in options else MODELS.options(config.model.kind)[key]
     options[key] = _as_component(f"model.{key}", value)
@@ -467,27 +461,33 @@ def _component_fields(config):
 
 
 def validate(config):
-    """Check every component name and option; fill in defaults. Returns ``config``."""
+    """A checked copy of ``config``: every component name and option checked, defaults filled
+    in (``config`` itself is not changed)."""
+    config = copy.deepcopy(config)
     _activate(config)
     registries = _registries()
     for path, section, f in _component_fields(config):
         registry = registries[f.metadata["registry"]]
         value = getattr(section, f.name)
-        if isinstance(value, Component):
+        if f.metadata.get("many"):
+            for i, component in enumerate(value):
+                registry.get(component.name)
+                component.options = _plain(registry.check_options(
+                    component.name, component.options, f"{path}[{i}]"))
+        elif isinstance(value, Component):
             registry.get(value.name)
             value.options = _plain(registry.check_options(value.name, value.options, path))
         else:
             registry.get(value)
     _validate_model(config, registries)
-    from .data.arrays import is_array_file
-
     if not is_array_file(config.data.name):
         registries["dataset"].get(config.data.name)
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
-            if not isinstance(value, Component) and "options" not in f.metadata:
+            if (not isinstance(value, Component) and "options" not in f.metadata
+                    and not f.metadata.get("many")):
                 _check_type(f"{section_field.name}.{f.name}", value, f.default)
     model_cls = _model_kind(config)
     _check_labels(config, model_cls, registries["model"])
@@ -599,10 +599,27 @@ def config_to_dict(config):
             if "options" in f.metadata:  # [model]: the kind's options are keys of the section
                 table.update((k, v.to_dict() if isinstance(v, Component) else v)
                              for k, v in value.items())
+            elif f.metadata.get("many"):
+                table[f.name] = [v.to_dict() for v in value]
             else:
                 table[f.name] = value.to_dict() if isinstance(value, Component) else value
         out[section_field.name] = _plain(table)
     return out
+
+
+def with_values(config, **values):
+    """A copy of ``config`` with ``values`` (``"section.key"`` -> value) set, each checked like
+    a key of a TOML file; ``config`` itself is not changed. ::
+
+        run_config = with_values(config, **{"output.dir": "runs/a", "train.epochs": 50})
+    """
+    config = copy.deepcopy(config)
+    for dotted, value in values.items():
+        section_name, _, key = dotted.partition(".")
+        if section_name not in _sections() or not key:
+            raise ConfigError(f"{dotted!r} is not a config key; use section.key")
+        _set_field(section_name, getattr(config, section_name), key, value, "with_values")
+    return config
 
 
 def load_config(path=None, overrides=(), imports=(), **flags):

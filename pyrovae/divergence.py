@@ -19,13 +19,9 @@ import math
 
 import torch
 
-from .errors import PyroVAEError
+from .errors import TrainingError
 
 __all__ = ["DivergenceMonitor", "TrainingError"]
-
-
-class TrainingError(PyroVAEError):
-    """The training loss or gradient diverged."""
 
 
 class DivergenceMonitor:
@@ -99,7 +95,7 @@ class DivergenceMonitor:
             where = f"step {step + 1}" + ("" if steps is None else f" of {steps}")
             raise TrainingError(
                 f"training diverged in epoch {epoch}, {where}: {what}, "
-                f"against a running level of {level:.4g}; lower the learning rate (--lr) or "
+                f"against a running level of {level:.4g}; lower the learning rate (train.lr) or "
                 "check the data and likelihood"
             )
 

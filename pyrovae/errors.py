@@ -5,7 +5,8 @@ match its run) is a :class:`PyroVAEError`. The CLI prints its message as one lin
 exits with status 2; anything else is a bug in pyrovae and keeps its traceback.
 """
 
-__all__ = ["CheckpointError", "ConfigError", "DataError", "PyroVAEError"]
+__all__ = ["CallbackError", "CheckpointError", "ConfigError", "DataError", "PyroVAEError",
+           "TrainingError"]
 
 
 class PyroVAEError(Exception):
@@ -22,3 +23,11 @@ class DataError(PyroVAEError, ValueError):
 
 class CheckpointError(PyroVAEError, ValueError):
     """A checkpoint that is missing, corrupt, or does not match its config."""
+
+
+class TrainingError(PyroVAEError):
+    """Training cannot go on: the loss or gradient diverged, or a callback failed."""
+
+
+class CallbackError(TrainingError):
+    """A training callback raised an error; the message names the callback and its hook."""

@@ -5,7 +5,8 @@ import math
 
 import torch
 
-from .runs import atomic_write
+from .errors import PyroVAEError
+from .files import atomic_write
 
 
 def _pyplot():
@@ -64,8 +65,6 @@ def save_samples(module, n, path, event_shape, elsewhere="another -o", label=Non
     """A square-ish PNG grid of ``n`` samples E[x|z], z from the model's prior (``pyrovae
     sample``), all of class ``label`` when given (a label-aware model: ``sample(n, label)``);
     data that are not images are refused in one line."""
-    from .errors import PyroVAEError
-
     drawn = module.sample(n) if label is None else module.sample(n, label)
     images = as_images(drawn, event_shape)
     if images is None:

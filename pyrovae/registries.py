@@ -10,6 +10,7 @@ Each registry imports the ``pyrovae.plugins`` entry points the first time it is 
 registered in it (:mod:`pyrovae.models.user`).
 """
 
+from .callbacks import CALLBACKS
 from .data import DATASETS
 from .guides import GUIDES
 from .infer.objectives import OBJECTIVES
@@ -22,6 +23,7 @@ from .priors import PRIORS
 from .schedulers import SCHEDULERS
 
 __all__ = [
+    "CALLBACKS",
     "DATASETS",
     "DECODERS",
     "ENCODERS",
@@ -49,6 +51,7 @@ REGISTRIES = {
     "objectives": OBJECTIVES,
     "optimizers": OPTIMIZERS,
     "schedulers": SCHEDULERS,
+    "callbacks": CALLBACKS,
 }
 
 

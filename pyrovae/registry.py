@@ -22,10 +22,13 @@ imported, and registers what it defines like the decorator above.
 
 import difflib
 import inspect
+import re
+from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .plugins import load_entry_points
 
-__all__ = ["Registry", "closest"]
+__all__ = ["Component", "Registry", "article", "closest", "plain_text", "plural"]
 
 #: the hint an unknown name gets when nothing registered is close to it
 OWN_HINT = ("; if it is registered by a module of yours, import that module with --import "
@@ -34,8 +37,6 @@ OWN_HINT = ("; if it is registered by a module of yours, import that module with
 
 def _plugins_ready():
     """Import the ``pyrovae.plugins`` entry points once, before a registry is first read."""
-    from .plugins import load_entry_points
-
     load_entry_points()
 
 
@@ -43,6 +44,102 @@ def closest(name, choices):
     """Return ``" (did you mean 'x'?)"`` for the closest of ``choices`` to ``name``, or ``""``."""
     match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
     return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+#: the letters whose spoken names start with a vowel sound ("eff", "aitch", "em", ...)
+_VOWEL_LETTERS = set("aeiou" "fhlmnrsx")
+
+
+def article(word, letters=True):
+    """``word`` after its indefinite article, for names in messages: ``"a vae"``, ``"an m2"``,
+    ``"an sdgm"``, ``"an 'm2'"`` (quotes before the name are skipped).
+
+    :param bool letters: read ``word`` letter by letter, as pyrovae's names are (m2, hvae,
+        sdgm): a vowel and the letters whose spoken names start with a vowel sound (f, h, l,
+        m, n, r, s, x) take "an". With ``letters=False`` ``word`` is read as an English word
+        (``"a model"``, ``"an objective"``): only a vowel takes "an" (the rule misses "an hour"
+        and "a user").
+    """
+    word = str(word)
+    first = word.lstrip("'\"`(").lower()[:1]
+    vowels = _VOWEL_LETTERS if letters else "aeiou"
+    return f"{'an' if first and first in vowels else 'a'} {word}"
+
+
+def plural(n, word, words=None):
+    """``"1 epoch"``, ``"2 epochs"``, ``"0 epochs"``: ``n`` and ``word``, with an "s" (or
+    ``words``, an irregular plural) unless ``n`` is one."""
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+#: the inline markup of reStructuredText that docstrings here use, for :func:`plain_text`
+_MARKUP = re.compile(
+    r"``(?P<literal>.+?)``"  # ``code``
+    r"|(?P<role>(?::[\w.+-]+)+:)`(?P<target>(?:[^`\\]|\\.)+)`"  # :class:`~a.b.C`
+    r"|`(?P<text>(?:[^`\\]|\\.)+)`_{0,2}"  # `interpreted`, `link <url>`_
+    r"|(?:^|(?<=[\s\-:/'\"<(\[{]))\*\*(?P<strong>[^\s*](?:.*?[^\s\\])?)\*\*"  # **strong**
+    r"(?=$|[\s\-.,:;!?/'\")\]}>])"
+    r"|(?:^|(?<=[\s\-:/'\"<(\[{]))\*(?P<emphasis>[^\s*](?:[^*]*?[^\s*\\])?)\*"  # *emphasis*
+    r"(?=$|[\s\-.,:;!?/'\")\]}>])"
+    r"|\\(?P<escaped>.)",  # \x
+    re.S,
+)
+
+
+def _unescape(text):
+    """Backslash escapes removed: ``\\*`` -> ``*``; a backslash before a space goes with it."""
+    return re.sub(r"\\(.)", lambda m: "" if m[1].isspace() else m[1], text, flags=re.S)
+
+
+def _reference(target):
+    """What a role shows: ``text <target>`` -> text; ``~a.b.Name`` -> Name; ``a.b`` -> a.b."""
+    titled = re.fullmatch(r"(?P<title>.*?)\s*<[^<>]*>", target, flags=re.S)
+    if titled and titled["title"]:
+        return _unescape(titled["title"])
+    target = target.strip()
+    if target.startswith("~"):
+        target = target[1:].rsplit(".", 1)[-1]
+    return target.lstrip("!")
+
+
+def plain_text(text):
+    """``text`` with its reStructuredText inline markup turned into plain text, what Sphinx
+    shows: inline literals, roles (a ``~`` keeps the target's last component, an explicit
+    title replaces the target), interpreted text and links, emphasis, strong emphasis and
+    backslash escapes. What is not markup (the ``*`` of a product, ``p(x|z)``) is kept::
+
+        >>> plain_text("the mirror of :class:`~pyrovae.nets.ConvEncoder`, ``layers`` deep")
+        'the mirror of ConvEncoder, layers deep'
+        >>> plain_text(":func:`a loader <pyrovae.models.user.load_model>`, *not* **this**")
+        'a loader, not this'
+    """
+
+    def replace(m):
+        if m["literal"] is not None:
+            return m["literal"]
+        if m["role"] is not None:
+            return _reference(m["target"])
+        if m["text"] is not None:
+            return _reference(m["text"])
+        if m["strong"] is not None:
+            return plain_text(m["strong"])
+        if m["emphasis"] is not None:
+            return plain_text(m["emphasis"])
+        return "" if m["escaped"].isspace() else m["escaped"]
+
+    return _MARKUP.sub(replace, text)
+
+
+@dataclass
+class Component:
+    """A component chosen by name, with keyword options for its constructor."""
+
+    name: str
+    options: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        return {"name": self.name, **self.options}
+
 
 
 class Registry:
@@ -98,8 +195,9 @@ class Registry:
         return sorted(self._entries)
 
     def describe(self):
-        """``{name: one-line description}`` for every registered component."""
-        return {name: self._entries[name][1] for name in self.names()}
+        """``{name: one-line description}`` for every registered component, in plain text (the
+        docstrings' reStructuredText markup removed, :func:`plain_text`)."""
+        return {name: plain_text(self._entries[name][1]) for name in self.names()}
 
     def get(self, name):
         """The factory registered as ``name`` (or that :attr:`loader` loads for it); an unknown
@@ -177,7 +275,8 @@ class Registry:
         elif isinstance(spec, dict):
             options = dict(spec)
             if "name" not in options:
-                raise ConfigError(f"a {self.kind} table needs a 'name' key, got {spec}")
+                raise ConfigError(f"{article(self.kind, letters=False)} table needs a 'name' "
+                                  f"key, got {spec}")
             name = options.pop("name")
         elif hasattr(spec, "name") and hasattr(spec, "options") and not callable(spec):
             name, options = spec.name, dict(spec.options)

@@ -4,6 +4,7 @@ shared by the estimator, objective and comparison tests."""
 
 import collections
 import math
+import os
 
 import pyro
 import pytest
@@ -194,3 +195,21 @@ def _mean_and_stderr(values):
 def mean_and_stderr():
     """``f(values) -> (mean, standard error of the mean)``, hand-written for the tolerances."""
     return _mean_and_stderr
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """Files opened by atomic_write write to /dev/full from now on: every flushed write says
+    ENOSPC. Call the fixture's value to start."""
+    def start():
+        if not os.path.exists("/dev/full"):
+            pytest.skip("needs /dev/full")
+        real_fdopen = os.fdopen
+
+        def fdopen(fd, mode="r", *args, **kwargs):
+            os.close(fd)
+            return real_fdopen(os.open("/dev/full", os.O_WRONLY), mode, *args, **kwargs)
+
+        monkeypatch.setattr(os, "fdopen", fdopen)
+
+    return start

@@ -177,3 +177,42 @@ def test_cvae_refuses_a_few_labels(tmp_path, capsys):
                  "--labels", "50"]) == 2
     assert "every example" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_version_prints_the_package_version_without_torch():
+    from pyrovae._version import __version__
+
+    code = ("import sys\nfrom pyrovae.cli import main\n"
+            "try:\n    main(['--version'])\nexcept SystemExit as e:\n"
+            "    print('exit', e.code)\n"
+            "print(sorted({'torch', 'pyro', 'numpy'} & set(sys.modules)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.splitlines() == [f"pyrovae {__version__}", "exit 0", "[]"]
+
+
+def _built_in(registry):
+    """The names pyrovae itself registers (not a test's, a plugin's or a user's kind)."""
+    return {name for name in registry.names() if ":" not in name
+            and getattr(registry.get(name), "__module__", "").startswith("pyrovae.")}
+
+
+def test_train_help_lists_every_built_in_model_kind_and_objective(capsys, monkeypatch):
+    """``train --help`` cannot read the registries (it imports no torch): its lists are
+    constants, checked here against the live registries so that they cannot drift."""
+    from pyrovae import cli
+    from pyrovae.registries import MODELS, OBJECTIVES
+
+    assert set(cli.OBJECTIVE_NAMES) == _built_in(OBJECTIVES)
+    assert set(cli.MODEL_KINDS) == _built_in(MODELS)
+    kinds = {name: MODELS.get(name) for name in cli.MODEL_KINDS}
+    assert set(cli.FEW_LABEL_KINDS) == {
+        name for name, cls in kinds.items() if cls.uses_labels and not cls.needs_every_label}
+    assert set(cli.CLASS_KINDS) == {name for name, cls in kinds.items() if cls.uses_labels}
+    assert len(set(cli.OBJECTIVE_NAMES)) == len(cli.OBJECTIVE_NAMES)
+    assert len(set(cli.MODEL_KINDS)) == len(cli.MODEL_KINDS)
+    monkeypatch.setenv("COLUMNS", "400")  # no line breaks inside a name (cvae-quadrants)
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert ", ".join(cli.MODEL_KINDS) in text and ", ".join(cli.OBJECTIVE_NAMES) in text

@@ -35,7 +35,7 @@ def test_evaluate_iwae_k_adds_the_log_likelihood(trained, capsys):
     # it is the library's bound on the test split with the same seed
     from pyrovae.cli import _open_run
     from pyrovae.infer import evaluate_log_likelihood
-    from pyrovae.training import load_data
+    from pyrovae.run_data import load_data
 
     config, module, _, _ = _open_run(trained)
     pyro.set_rng_seed(0)
@@ -135,3 +135,57 @@ def test_an_m2_run_answers_evaluate_iwae_k_and_compare(trained_m2, capsys):
     assert main(["compare", str(trained_m2), "--max-examples", "40", "--repeats", "2",
                  "--draws", "2"]) == 0
     assert "classifier q(y|x): accuracy" in capsys.readouterr().out
+
+
+def _as_if_on_a_terminal(monkeypatch):
+    """The captured stderr claims to be a terminal: the default (no --quiet) shows the bars."""
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+
+def test_evaluate_announces_the_bound_shows_a_bar_and_quiet_silences_both(trained, capsys,
+                                                                          monkeypatch):
+    """``evaluate --iwae-k`` first says, on stderr, how long the bound will take, then shows its
+    bar there (on a terminal); ``--quiet`` neither; stdout is the JSON alone and every number
+    is the same bit for bit."""
+    args = ["evaluate", str(trained), "--iwae-k", "20", "--json"]
+    assert main(args) == 0  # stderr is not a terminal: the announcement, no bar
+    out, err = capsys.readouterr()
+    plain = json.loads(out)
+    assert err.startswith("importance-sampled bound on 359 examples with K = 20 samples each: ")
+    assert err.count("\n") == 1 and "%" not in err
+    _as_if_on_a_terminal(monkeypatch)
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    shown = json.loads(out)
+    assert err.count("importance-sampled bound on 359 examples") == 1
+    assert "importance-sampled bound: 100%" in err and "359/359" in err
+    assert main([*args, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    quiet = json.loads(out)
+    assert err == ""
+    for key in ("log_likelihood", "log_likelihood_stderr", "elbo", "elbo_stderr"):
+        assert shown[key] == plain[key] == quiet[key], key
+    assert main(["evaluate", str(trained), "--quiet"]) == 0  # the flag needs no --iwae-k
+    assert capsys.readouterr().err == ""
+
+
+def test_compare_shows_its_bar_on_stderr_and_quiet_hides_it(trained, capsys, monkeypatch):
+    args = ["compare", str(trained), "--max-examples", "20", "--repeats", "1", "--draws", "2",
+            "--json"]
+    _as_if_on_a_terminal(monkeypatch)
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    shown = json.loads(out)  # stdout: the JSON alone
+    assert "compare: 100%" in err and "run 18/18" in err
+    assert main([*args, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    quiet = json.loads(out)
+    assert err == ""
+
+    def numbers(result):
+        return [{k: v for k, v in row.items() if k != "seconds"}
+                for row in result["estimators"] + result["gradient_noise"]]
+
+    assert numbers(shown) == numbers(quiet)

@@ -183,8 +183,6 @@ CASES = [
      "not of 'vae'; drop it or use --model"),
     ("binarize-typo", lambda w: ["train", "--set", "data.binarize=\"dynamc\""],
      "did you mean 'dynamic'"),
-    ("threads-too-many", lambda w: ["train", "--set", "train.num_threads=100000"],
-     "this machine has"),
     ("threads-not-an-integer", lambda w: ["train", "--set", "train.num_threads=\"x\""],
      "train.num_threads must be int"),
     ("lr-infinite", lambda w: ["train", "--lr", "inf"], "train.lr must be a finite number"),

@@ -1,6 +1,7 @@
 import pytest
 
 from pyrovae import ConfigError, Registry
+from pyrovae.registry import article, plain_text, plural
 
 
 def make_registry():
@@ -73,3 +74,78 @@ def test_double_registration_is_refused():
     reg, _ = make_registry()
     with pytest.raises(ValueError, match="already registered"):
         reg.register("square", lambda: None)
+
+
+@pytest.mark.parametrize(
+    "rst,plain",
+    [
+        ("N(0, I) through ``layers`` transforms", "N(0, I) through layers transforms"),
+        ("the mirror image of :class:`ConvEncoder`.", "the mirror image of ConvEncoder."),
+        ("see :class:`~pyrovae.nets.conv.ConvEncoder`", "see ConvEncoder"),
+        ("see :meth:`~pyrovae.Registry.get`", "see get"),
+        ("see :func:`pyrovae.models.user.load_model`", "see pyrovae.models.user.load_model"),
+        ("see :mod:`pyrovae.plugins`", "see pyrovae.plugins"),
+        ("see :attr:`enumerates`", "see enumerates"),
+        ("see :py:class:`~a.b.C`", "see C"),
+        (":func:`a loader <pyrovae.models.user.load_model>` loads", "a loader loads"),
+        (":class:`the config <~pyrovae.config.Config>`", "the config"),
+        ("see `Pyro <https://pyro.ai>`_ and `pyrovae list`", "see Pyro and pyrovae list"),
+        ("*emphasis* and **strong**, (*here*)", "emphasis and strong, (here)"),
+        (r"an escaped \*star\* and a back\\slash", r"an escaped *star* and a back\slash"),
+        (r"joined\ up", "joinedup"),
+        ("``*`` and ``:class:`` inside a literal", "* and :class: inside a literal"),
+        # what is not markup stays
+        ("p(x|z) with 2 * 3 * 4 and x*y*z; Σ_k π_k N(m_k, s_k²)",
+         "p(x|z) with 2 * 3 * 4 and x*y*z; Σ_k π_k N(m_k, s_k²)"),
+        ("", ""),
+    ],
+)
+def test_plain_text_removes_rst_inline_markup(rst, plain):
+    assert plain_text(rst) == plain
+
+
+def test_descriptions_are_plain_text():
+    reg = Registry("widget")
+
+    @reg.register("conv")
+    class Conv:
+        """The mirror of :class:`~a.ConvEncoder`, ``layers`` deep, *twice*."""
+
+    reg.register("given", lambda: None, description="Uses :func:`f <a.f>` on ``x``.")
+    assert reg.describe() == {"conv": "The mirror of ConvEncoder, layers deep, twice.",
+                              "given": "Uses f on x."}
+
+
+def test_no_registered_description_shows_rst_markup():
+    """What ``pyrovae list`` prints of every built-in component is plain text."""
+    from pyrovae.registries import REGISTRIES
+
+    for heading, registry in REGISTRIES.items():
+        for name, description in registry.describe().items():
+            where = f"{heading}: {name}: {description!r}"
+            assert "``" not in description and "`" not in description, where
+            for role in (":class:", ":func:", ":meth:", ":mod:", ":attr:", ":data:"):
+                assert role not in description, where
+
+
+@pytest.mark.parametrize(
+    "word,expected",
+    [
+        ("vae", "a vae"), ("cvae", "a cvae"), ("cvae-quadrants", "a cvae-quadrants"),
+        ("m2", "an m2"), ("hvae", "an hvae"), ("sdgm", "an sdgm"), ("adgm", "an adgm"),
+        ("iwae", "an iwae"), ("elbo", "an elbo"), ("object", "an object"),
+        # the letters whose spoken names start with a vowel sound
+        ("f", "an f"), ("l1", "an l1"), ("n", "an n"), ("r", "an r"), ("x", "an x"),
+        ("M2", "an M2"), ("'m2'", "an 'm2'"), ("'vae'", "a 'vae'"),
+        ("b", "a b"), ("gaussian", "a gaussian"), ("y", "a y"), ("2d", "a 2d"), ("", "a "),
+    ],
+)
+def test_article(word, expected):
+    assert article(word) == expected
+
+
+def test_plural():
+    assert plural(1, "epoch") == "1 epoch"
+    assert [plural(n, "epoch") for n in (0, 2, 10)] == ["0 epochs", "2 epochs", "10 epochs"]
+    assert plural(1, "class", "classes") == "1 class"
+    assert plural(3, "class", "classes") == "3 classes"

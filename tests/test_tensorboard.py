@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import pyrovae as pv
-from pyrovae.tensorboard import TensorBoardLogger, summary_writer
+from pyrovae.callbacks.tensorboard import TensorBoardLogger, summary_writer
 
 
 class Recorder:
@@ -71,7 +71,7 @@ def test_importing_the_module_does_not_import_tensorboard():
     import ast
     import inspect
 
-    import pyrovae.tensorboard as module
+    import pyrovae.callbacks.tensorboard as module
 
     def imports_run_at_import(node):
         """Modules imported by the statements that run when the module is imported (anything

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from pyrovae.cli import main
 from pyrovae.runs import open_run
-from pyrovae.training import load_data
+from pyrovae.run_data import load_data
 
 HERE = Path(__file__).resolve().parent
 FILE = HERE / "user_models" / "two_layer.py"

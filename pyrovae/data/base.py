@@ -12,6 +12,8 @@ import torch
 
 from ..errors import DataError
 from ..registry import closest
+from .batcher import Batcher
+from .labels import SemiSupervisedBatcher
 
 __all__ = ["DataSet", "RawData", "Split", "SPLITS"]
 
@@ -109,9 +111,6 @@ class DataSet:
         ``labelled_batch`` > 0, ``labelled_batch`` labelled rows in front of every unlabelled
         batch, as the ADGM's published code draws them).
         """
-        from .batcher import Batcher
-        from .labels import SemiSupervisedBatcher
-
         dynamic = self.binarize == "dynamic"
         if self.labelled is None:
             return Batcher(self.train.x, self.train.y, batch_size=batch_size, shuffle=True,

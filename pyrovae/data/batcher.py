@@ -12,6 +12,7 @@ import math
 import torch
 
 from ..errors import DataError
+from ..registry import plural
 
 __all__ = ["Batcher"]
 
@@ -42,11 +43,11 @@ class Batcher:
         if n == 0:
             raise DataError("cannot batch an empty data set")
         if y is not None and y.shape[0] != n:
-            raise DataError(f"{n} examples but {y.shape[0]} labels")
+            raise DataError(f"{plural(n, 'example')} but {plural(y.shape[0], 'label')}")
         if drop_last and batch_size > n:
             raise DataError(
-                f"batch_size {batch_size} is larger than the {n} examples and drop_last is set: "
-                "an epoch would have no batch"
+                f"batch_size {batch_size} is larger than the {plural(n, 'example')} and drop_last "
+                "is set: an epoch would have no batch"
             )
         if dynamic_binarize and (x.min() < 0 or x.max() > 1):
             raise DataError("dynamic binarization needs values in [0, 1]")

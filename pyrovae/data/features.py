@@ -40,12 +40,20 @@ and vector-valued given x alone (a VAE's ``z``, a two-layer VAE's ``z1``, a mode
 own); a guide that draws a label first (M2) or needs one (a conditional VAE) provides none.
 """
 
+from dataclasses import replace
+
+import pyro.distributions as dist
 import torch
+from pyro import poutine
 
 from ..errors import ConfigError, DataError
+from ..infer.sites import enumerated, latent_names
+from ..params import OwnParameters
+from ..progress import progress_bar
+from ..registry import article
+from .base import SPLITS, Split
 
-__all__ = ["DRAWS", "UNITS", "active_units", "check_checksum", "checkpoint_digest",
-           "code_posterior", "encode_dataset"]
+__all__ = ["DRAWS", "UNITS", "active_units", "code_posterior", "encode_dataset"]
 
 #: the values of ``data.features_draw``
 DRAWS = ("mean", "sample")
@@ -68,35 +76,6 @@ def posterior_mean(q, generator_seed=0):
             return q.sample((MEAN_DRAWS,)).mean(0)
 
 
-def checkpoint_digest(run_dir):
-    """The SHA-256 (hex) of the checkpoint :func:`~pyrovae.runs.open_run` loads from
-    ``run_dir`` (``best.pt``, else ``checkpoint.pt``); ``None`` if it has neither."""
-    import hashlib
-    from pathlib import Path
-
-    from ..runs import BEST, CHECKPOINT
-
-    for name in (BEST, CHECKPOINT):
-        path = Path(run_dir) / name
-        if path.is_file():
-            with open(path, "rb") as f:
-                return hashlib.file_digest(f, "sha256").hexdigest()
-    return None
-
-
-def check_checksum(run_dir, expected):
-    """The digest of ``run_dir``'s checkpoint; a :class:`DataError` if ``expected`` (a
-    recorded digest, or empty) differs from it."""
-    digest = checkpoint_digest(run_dir)
-    if expected and digest is not None and digest != expected:
-        raise DataError(
-            f"data.features_from = {str(run_dir)!r} has changed since this run was trained on "
-            f"its codes (checkpoint sha256 {digest[:12]}..., recorded {expected[:12]}...): the "
-            "codes would differ; restore that run's checkpoint, or train this run again"
-        )
-    return digest
-
-
 def code_posterior(model, x, where="the model"):
     """q(z₁|x) for the examples ``x`` (a distribution with batch shape ``(B,)`` and one event
     dimension): ``model.codes(x)`` if the model has it, else the distribution of the first
@@ -108,28 +87,23 @@ def code_posterior(model, x, where="the model"):
     codes = getattr(model, "codes", None)
     if callable(codes):
         return codes(x)
-    from pyro import poutine
-
-    from ..infer.sites import enumerated, latent_names
-    from ..params import OwnParameters
-
-    kind = getattr(model, "kind", type(model).__name__)
+    kind = article(f"'{getattr(model, 'kind', type(model).__name__)}'")  # "an 'm2'"
     fix = ("the codes are q(z|x) of a model whose guide draws a continuous z from x alone "
            "first, e.g. a VAE: name a run with model.kind = \"vae\"")
     if getattr(model, "conditional", False):
-        raise ConfigError(f"{where} is a '{kind}' run, a model of x given its label; {fix}")
+        raise ConfigError(f"{where} is {kind} run, a model of x given its label; {fix}")
     devices = [x.device] if x.device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices), OwnParameters():  # the draws are not used
         trace = poutine.trace(model.guide).get_trace(x)
     names = latent_names(trace)
     if not names:
-        raise ConfigError(f"{where} is a '{kind}' run whose guide draws nothing; {fix}")
+        raise ConfigError(f"{where} is {kind} run whose guide draws nothing; {fix}")
     site = trace.nodes[names[0]]
     q = site["fn"]
     discrete = enumerated(site) or getattr(q, "has_enumerate_support", False)
     if discrete or tuple(q.batch_shape) != (x.shape[0],) or len(q.event_shape) != 1:
         what = "a discrete" if discrete else f"an event of shape {tuple(q.event_shape)} at the"
-        raise ConfigError(f"{where} is a '{kind}' run whose guide draws {what} site "
+        raise ConfigError(f"{where} is {kind} run whose guide draws {what} site "
                           f"'{names[0]}' first; {fix}")
     return q
 
@@ -143,15 +117,15 @@ def active_units(means):
 def diagonal_std(q):
     """The standard deviations of a diagonal-Gaussian ``q`` (``Normal``, possibly wrapped in
     ``Independent``), or ``None`` for any other family."""
-    import pyro.distributions as dist
-
     base = q.base_dist if isinstance(q, dist.Independent) else q
     return base.scale if type(base) in (dist.Normal, torch.distributions.Normal) else None
 
 
 @torch.no_grad()
-def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean", units="all"):
-    """``dataset`` with every split's images replaced by the codes of the VAE run ``run_dir``
+def encode_dataset(dataset, m1, run_dir, device="cpu", batch_size=1000, draw="mean",
+                   units="all", progress=None):
+    """``dataset`` with every split's images replaced by the codes of ``m1``, the model of the
+    VAE run ``run_dir`` (loaded by :func:`pyrovae.run_data.load_data`, named in messages)
     (shape ``(N, z_dim)``, float32, on ``device``); labels and kept labels unchanged. With
     ``draw = "sample"`` the training split also carries q(z₁|x)'s standard deviations
     (:attr:`~pyrovae.data.DataSet.train_std`), so that its codes are drawn every epoch. With
@@ -160,17 +134,15 @@ def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean",
     Refused in one line: a run whose model provides no codes (:func:`code_posterior`), one
     trained on examples of another shape, ``"sample"`` with a q(z₁|x) that is not a diagonal
     Gaussian, and an M1 without an active unit.
+
+    :param progress: a progress bar on stderr over the batches of images of every split, with
+        the time left (:func:`pyrovae.progress.progress_bar`): ``True``, ``False``, or ``None``
+        (the default) for one when stderr is a terminal. It changes no code.
     """
     for option, value, choices in (("draw", draw, DRAWS), ("units", units, UNITS)):
         if value not in choices:
             raise ConfigError(f"data.features_{option} must be one of "
                               f"{', '.join(map(repr, choices))}, got {value!r}")
-    from dataclasses import replace
-
-    from ..runs import open_run
-    from .base import SPLITS, Split
-
-    _, m1, _, _ = open_run(run_dir, str(device))
     where = f"data.features_from = {str(run_dir)!r}"
     if tuple(m1.event_shape) != tuple(dataset.event_shape):
         raise DataError(
@@ -180,17 +152,22 @@ def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean",
         )
     probe = code_posterior(m1, dataset.train.x[:1].to(device), where)  # refused before work
     splits, train_std = {}, None
+    batches = sum(-(-len(dataset.split(name).x) // batch_size) for name in SPLITS)
+    bar = progress_bar(batches, desc="M1 codes", unit="batch", enabled=progress)
     for name in SPLITS:
         split = dataset.split(name)
         x = split.x.to(device)
-        posteriors = [code_posterior(m1, x[i : i + batch_size], where)
-                      for i in range(0, len(x), batch_size)]
-        codes = [posterior_mean(q) for q in posteriors]
+        posteriors, codes = [], []
+        for i in range(0, len(x), batch_size):
+            posteriors.append(code_posterior(m1, x[i : i + batch_size], where))
+            codes.append(posterior_mean(posteriors[-1]))
+            bar.update(1)
         codes = torch.cat(codes) if codes else x.new_zeros((0, *probe.event_shape))
         splits[name] = Split(codes.float().contiguous(), split.y)
         if name == "train" and draw == "sample":
             stds = [diagonal_std(q) for q in posteriors]
             if any(std is None for std in stds):
+                bar.close()  # before the message, on a line of its own
                 raise ConfigError(
                     f"data.features_draw = \"sample\" draws the codes from a diagonal-Gaussian "
                     f"q(z|x), but {str(run_dir)!r} has the guide family "
@@ -198,6 +175,7 @@ def encode_dataset(dataset, run_dir, device="cpu", batch_size=1000, draw="mean",
                     "M1 trained with guide = \"diag-normal\""
                 )
             train_std = torch.cat(stds).float().contiguous() if stds else None
+    bar.close()
     if units == "active":
         keep = active_units(splits["train"].x)
         if not keep.any():

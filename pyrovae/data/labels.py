@@ -14,6 +14,7 @@ import math
 import torch
 
 from ..errors import ConfigError, DataError
+from ..registry import plural
 from .batcher import Batcher
 
 __all__ = ["SemiSupervisedBatcher", "choose_labels"]
@@ -42,8 +43,8 @@ def choose_labels(y, num_labels, num_classes, seed=0):
         raise ConfigError(f"data.labels must be a positive integer, got {num_labels!r}")
     if num_labels > n:
         raise DataError(
-            f"data.labels = {num_labels} is more than the {n} examples of the training split; "
-            f"choose at most {n - n % num_classes}"
+            f"data.labels = {num_labels} is more than the {plural(n, 'example')} of the training "
+            f"split; choose at most {n - n % num_classes}"
         )
     if num_labels % num_classes:
         raise ConfigError(
@@ -58,9 +59,9 @@ def choose_labels(y, num_labels, num_classes, seed=0):
     smallest = int(counts.argmin())
     if counts[smallest] < per_class:
         raise DataError(
-            f"data.labels = {num_labels} needs {per_class} examples of each class, but class "
-            f"{smallest} has only {int(counts[smallest])} in the training split; choose at most "
-            f"{int(counts[smallest]) * num_classes} labels"
+            f"data.labels = {num_labels} needs {plural(per_class, 'example')} of each class, but "
+            f"class {smallest} has only {int(counts[smallest])} in the training split; choose at "
+            f"most {plural(int(counts[smallest]) * num_classes, 'label')}"
         )
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     order = torch.argsort(y[perm], stable=True)  # grouped by class, random within each class
@@ -181,8 +182,9 @@ class SemiSupervisedBatcher:
 
     def __repr__(self):
         unlabelled = 0 if self.unlabelled is None else self.unlabelled.num_examples
-        paired = f", {self.labelled.batch_size} labels paired with each" if self.paired else ""
+        paired = (f", {plural(self.labelled.batch_size, 'label')} paired with each"
+                  if self.paired else "")
         return (
             f"SemiSupervisedBatcher({self.labelled.num_examples} labelled, {unlabelled} "
-            f"unlabelled, {len(self)} steps per epoch{paired})"
+            f"unlabelled, {plural(len(self), 'step')} per epoch{paired})"
         )

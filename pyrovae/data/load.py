@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from ..registry import closest
+from ..registry import closest, plural
 from .arrays import is_array_file, load_array_file
 from .base import SPLITS, DataSet, RawData, Split
 from .labels import choose_labels
@@ -88,7 +88,7 @@ def _carve(x, y, fraction, generator, what, name):
     k = int(round(fraction * n))
     if k < 1 or k >= n:
         raise DataError(
-            f"{name} has {n} training examples, too few to carve out a {what} split of "
+            f"{name} has {plural(n, 'training example')}, too few to carve out a {what} split of "
             f"{fraction:g} of them with at least one example left on each side; use a larger "
             f"data set or other fractions"
         )
@@ -174,7 +174,8 @@ def load_dataset(
         x = _tensor(x, f"{s} data of {name}")
         y = None if y is None else _tensor(y, f"{s} labels of {name}", labels=True)
         if y is not None and len(y) != len(x):
-            raise DataError(f"{name}: {s} split has {len(x)} examples but {len(y)} labels")
+            raise DataError(f"{name}: {s} split has {plural(len(x), 'example')} but "
+                            f"{plural(len(y), 'label')}")
         splits[s] = (x, y)
     labelled = {s for s, (_, y) in splits.items() if y is not None}
     if labelled and labelled != set(splits):

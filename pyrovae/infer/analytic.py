@@ -15,6 +15,8 @@ from pyro.infer import TraceMeanField_ELBO
 from pyro.poutine.util import site_is_subsample
 from torch.distributions import Independent, kl_divergence
 
+from ..errors import ConfigError
+from ..registry import Component
 from ..params import OwnParameters
 from .objectives import OBJECTIVES
 from .sites import mean_field_sites
@@ -31,6 +33,12 @@ class SiteKL:
     :param str q: the guide distribution's type; ``p``: the model's.
     :param str objective: the objective's class name.
     :param bool closed_form: whether torch has a closed form for (q, p) at all.
+    :param bool enumerated: the site is summed out by enumeration (no KL term).
+    :param bool qualifies: the site's model parents come before it in the guide, so the
+        closed form is unbiased there.
+    :param bool meanfield_trains: whether the model kind accepts the ``meanfield`` objective,
+        so that the line may suggest it (a kind that
+        :attr:`~pyrovae.models.base.LatentVariableModel.enumerates`, such as m2, refuses it).
     """
 
     site: str
@@ -41,6 +49,7 @@ class SiteKL:
     closed_form: bool
     enumerated: bool = False
     qualifies: bool = True
+    meanfield_trains: bool = True
 
     @property
     def line(self):
@@ -55,10 +64,29 @@ class SiteKL:
         if not self.qualifies:
             return (f"latent {self.site}: KL estimated by Monte Carlo: its model parents are "
                     f"drawn after it by the guide, so the closed form for {pair} would be biased")
+        if not self.meanfield_trains:
+            return (f"latent {self.site}: KL estimated by Monte Carlo: {self.objective} samples "
+                    f"log q - log p (a closed form exists for {pair}, but this model kind "
+                    "refuses the objective that uses it)")
         return (
             f"latent {self.site}: KL estimated by Monte Carlo: {self.objective} samples "
-            f"log q - log p (a closed form exists for {pair}: use the meanfield objective)"
+            f"log q - log p (a closed form exists for {pair}; the meanfield objective uses "
+            'it: train.objective = "meanfield")'
         )
+
+
+def _trains_with(module, objective):
+    """Whether ``module``'s kind accepts the objective named ``objective`` (its
+    :meth:`~pyrovae.models.base.LatentVariableModel.check_objective`; a module without one
+    accepts every objective)."""
+    check = getattr(type(module), "check_objective", None)
+    if check is None:
+        return True
+    try:
+        check(Component(objective))
+    except ConfigError:
+        return False
+    return True
 
 
 def _type_name(d):
@@ -103,6 +131,7 @@ def kl_report(module, objective, x=None, y=None):
         model_trace = poutine.trace(poutine.replay(module.model, trace=guide_trace)).get_trace(
             *args)
     qualified = mean_field_sites(model_trace, guide_trace)
+    meanfield_trains = _trains_with(module, "meanfield")
     report = []
     for name, site in guide_trace.nodes.items():
         if (
@@ -132,6 +161,7 @@ def kl_report(module, objective, x=None, y=None):
                 objective=pyro_name(elbo),
                 closed_form=closed_form,
                 qualifies=name in qualified,
+                meanfield_trains=meanfield_trains,
             )
         )
     return report

@@ -17,11 +17,14 @@ exactly inside each weight. The sums over K run in chunks
 (:func:`~pyrovae.infer.logmeanexp.log_mean_exp`) so memory stays bounded for any K.
 """
 
+import time
+
 import torch
 
+from ..progress import format_duration, progress_bar
 from . import traces
 from .elbo import summarize
-from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
+from .logmeanexp import DEFAULT_MAX_ROWS, chunk_sizes, log_mean_exp
 
 __all__ = ["evaluate_log_likelihood", "importance_bound"]
 
@@ -43,26 +46,85 @@ def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_ch
     :param y: the condition of each example for a conditional model (``model.given(labels)``),
         so the bound is on log p(x|y); ``None`` otherwise.
     """
+    return _bounds(model, x, num_samples, max_rows, sample_chunk, image_chunk, world, y)
+
+
+#: seconds of work timed before the announcement of :func:`evaluate_log_likelihood` (whole
+#: image chunks, at least one)
+PROBE_SECONDS = 0.5
+
+
+def _synchronize(t):
+    """Wait for the device work behind ``t`` (CUDA, MPS); nothing on the CPU."""
+    if t.device.type == "cuda":
+        torch.cuda.synchronize(t.device)
+    elif t.device.type == "mps":
+        torch.mps.synchronize()
+
+
+@torch.no_grad()
+def _bounds(model, x, num_samples, max_rows, sample_chunk, image_chunk, world, y, progress=False,
+            log=None):
+    """:func:`importance_bound`, one image chunk at a time, with a progress bar over the
+    examples (of this rank; rank 0's only) and, with ``log``, an announcement with the time
+    estimated from the first chunks. The chunks, the order of the draws and so every number
+    are those of one :func:`log_mean_exp` over all the examples."""
     n = x.shape[0]
     rows = max_rows
     if n:
         traces.check_programs(model, x[:2], None if y is None else y[:2])
         rows = max(1, max_rows // traces.enumeration_size(model, x, y))
+    main = world is None or world.is_main
     if world is not None:
         x, y = world.shard(x), None if y is None else world.shard(y)
-    bounds = log_mean_exp(lambda xb, yb: lambda k: traces.log_weights(model, xb, yb, k), x,
-                          num_samples, rows, sample_chunk, image_chunk, y=y)
+    auto_samples, auto_images = chunk_sizes(num_samples, x.shape[0], rows)
+    sample_chunk, image_chunk = sample_chunk or auto_samples, image_chunk or auto_images
+
+    def bound(start):
+        stop = start + image_chunk
+        return log_mean_exp(lambda xb, yb: lambda k: traces.log_weights(model, xb, yb, k),
+                            x[start:stop], num_samples, rows, sample_chunk, image_chunk,
+                            y=None if y is None else y[start:stop])
+
+    starts = iter(range(0, x.shape[0], image_chunk))
+    pieces, done = [], 0
+    if log is not None and main:
+        begin = time.perf_counter()
+        for start in starts:  # whole chunks until PROBE_SECONDS of work are timed
+            pieces.append(bound(start))
+            _synchronize(pieces[-1])
+            done += pieces[-1].shape[0]
+            if time.perf_counter() - begin >= PROBE_SECONDS:
+                break
+        seconds = (time.perf_counter() - begin) * x.shape[0] / max(done, 1)
+        ranks = f" on {world.size} ranks" if world is not None and world.size > 1 else ""
+        duration = format_duration(seconds)
+        log(f"importance-sampled bound on {n} examples with K = {num_samples} samples each"
+            f"{ranks}: {'' if duration.startswith('under') else 'about '}{duration}")
+    with progress_bar(x.shape[0], desc="importance-sampled bound", unit="example",
+                      enabled=progress if main else False, initial=done) as bar:
+        for start in starts:
+            pieces.append(bound(start))
+            bar.update(pieces[-1].shape[0])
+    bounds = torch.cat(pieces) if pieces else log_mean_exp(None, x, num_samples)  # no examples
     return bounds if world is None else world.gather(bounds, n)
 
 
 def evaluate_log_likelihood(model, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS, world=None,
-                            y=None):
+                            y=None, progress=None, log=None):
     """The test log-likelihood: mean of L_K over ``x`` with its standard error over examples.
 
+    :param progress: a progress bar over the examples on stderr, with the time left
+        (:func:`pyrovae.progress.progress_bar`): ``True``, ``False``, or ``None`` (the
+        default) for one when stderr is a terminal. Only rank 0 of a ``world`` shows it.
+    :param log: ``log(line)`` to announce the work before it runs, with its duration
+        estimated from the first image chunks (whose results are kept), e.g. ``print``;
+        ``None`` (the default) announces nothing. Only rank 0 of a ``world`` calls it. Neither
+        option changes a number.
     :returns: ``{"log_likelihood", "log_likelihood_stderr", "iwae_k", "num_examples"}``; the
         standard error is the spread over examples / √N (it includes the sampling noise of L_K).
     """
-    mean, stderr = summarize(importance_bound(model, x, num_samples, max_rows, world=world,
-                                              y=y))
+    mean, stderr = summarize(_bounds(model, x, num_samples, max_rows, None, None, world, y,
+                                     progress, log))
     return {"log_likelihood": mean, "log_likelihood_stderr": stderr, "iwae_k": int(num_samples),
             "num_examples": int(x.shape[0])}

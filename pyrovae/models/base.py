@@ -252,7 +252,8 @@ class LatentVariableModel(nn.Module):
 
     def check_data(self, dataset):
         """Refuse data that does not fit: wrong example shape, or values outside the
-        likelihood's support (:class:`~pyrovae.errors.DataError`)."""
+        likelihood's support (:class:`~pyrovae.errors.DataError`). Draws nothing from the
+        global random streams."""
         if tuple(dataset.event_shape) != tuple(getattr(self, "event_shape", dataset.event_shape)):
             raise DataError(
                 f"data set '{dataset.name}' has examples of shape {tuple(dataset.event_shape)} "
@@ -263,7 +264,9 @@ class LatentVariableModel(nn.Module):
         for name in ("train", "valid", "test"):
             x = dataset.split(name).x
             if name == "train" and dataset.binarize == "dynamic":
-                x = binarize(x)  # what the likelihood will see: a fresh draw every epoch
+                devices = [x.device] if x.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=devices):  # the run's streams untouched
+                    x = binarize(x)  # what the likelihood will see: a fresh draw every epoch
             likelihood = getattr(self, "likelihood", None)
             if not hasattr(likelihood, "check_data"):
                 break  # a model of the user's own without a pyrovae likelihood

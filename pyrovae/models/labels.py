@@ -2,6 +2,8 @@
 
 import torch
 
+from ..errors import ConfigError, DataError
+
 __all__ = ["check_label_options", "check_labelled", "label_probabilities", "label_tensor",
            "one_hot", "with_label"]
 
@@ -32,8 +34,6 @@ def with_label(h, y, num_classes):
 def check_labelled(dataset, num_classes, kind):
     """Raise :class:`~pyrovae.errors.DataError` unless ``dataset`` has training labels with
     ``num_classes`` classes, as the ``kind`` model (trained with them) needs."""
-    from ..errors import DataError
-
     if dataset.num_classes is None or dataset.train.y is None:
         raise DataError(
             f"the {kind} model needs a labelled data set, but '{dataset.name}' has no labels"
@@ -48,8 +48,6 @@ def check_labelled(dataset, num_classes, kind):
 def label_probabilities(label_prior, num_classes):
     """p(y) of a semi-supervised kind's ``label_prior`` option: ``"uniform"`` or K class
     probabilities (a tensor of the default dtype); a count that is not K is refused."""
-    from ..errors import DataError
-
     k = int(num_classes)
     if label_prior == "uniform":
         return torch.full((k,), 1.0 / k)
@@ -64,8 +62,6 @@ def check_label_options(options):
     """The config checks of a semi-supervised kind's options (``[model]``, edited in place):
     ``label_prior`` is ``"uniform"`` or a list of positive class probabilities that sums to 1
     (stored as floats); ``alpha`` ≥ 0."""
-    from ..errors import ConfigError
-
     prior = options.get("label_prior", "uniform")
     if prior != "uniform":
         ok = isinstance(prior, list) and len(prior) > 1 and all(

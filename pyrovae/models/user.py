@@ -42,9 +42,10 @@ from torch import nn
 
 from ..data import binarize
 from ..errors import DataError, PyroVAEError
+from ..infer.traces import ProgramError, check_programs
 from ..params import OwnParameters
 from ..plugins import PluginError, import_target, short_name, split_spec
-from ..registry import closest
+from ..registry import article, closest
 from .base import MODELS, LatentVariableModel
 
 __all__ = ["UserModel", "as_model", "check_model", "load_model", "model_class"]
@@ -190,8 +191,8 @@ def model_class(obj, where="the model"):
     """
     name = getattr(obj, "__name__", repr(obj))
     if not inspect.isclass(obj):
-        raise PluginError(f"{where}: {name} is a {type(obj).__name__}, not a class; name the "
-                          "class of your model")
+        raise PluginError(f"{where}: {name} is {article(type(obj).__name__, letters=False)}, "
+                          "not a class; name the class of your model")
     if not issubclass(obj, nn.Module):
         raise PluginError(f"{where}: {name} is not a torch.nn.Module (nor a PyroModule); a "
                           "model of your own is a module whose networks are its children")
@@ -292,8 +293,6 @@ def check_model(module, x, y=None):
     read, or whose programs fail on the data, is refused in one line: programs missing, no
     ``"data"`` plate, latent sites that do not match between model and guide, nothing
     observed, or an error raised inside the programs."""
-    from ..infer.traces import ProgramError, check_programs
-
     name = short_name(getattr(module, "kind", type(module).__name__))
     try:
         with torch.no_grad():

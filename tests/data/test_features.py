@@ -15,6 +15,11 @@ TINY = ["--epochs", "1", "--batch-size", "64", "--quiet", "--set", "model.encode
         "--set", "model.decoder.hidden=[16]"]
 
 
+def _encode(dataset, run, **options):
+    """``encode_dataset`` with the M1 of the run ``run`` (loaded as ``load_data`` does)."""
+    return encode_dataset(dataset, open_run(run)[1], run, **options)
+
+
 @pytest.fixture(scope="module")
 def m1(tmp_path_factory):
     run = tmp_path_factory.mktemp("features") / "m1"
@@ -24,7 +29,7 @@ def m1(tmp_path_factory):
 
 def test_the_codes_are_the_posterior_means_of_every_split(m1):
     data = pv.load_dataset("digits", labels=50)
-    codes = encode_dataset(data, m1)
+    codes = _encode(data, m1)
     _, vae, _, _ = open_run(m1)
     assert codes.event_shape == (3,) and codes.binarize == "none"
     assert torch.equal(codes.labelled, data.labelled)  # the same kept labels
@@ -40,8 +45,8 @@ def test_sampled_codes_carry_the_posterior_scales_of_the_training_images(m1):
     """``draw = "sample"``: the means stay the codes of every split, and the training split
     also carries q(z|x)'s standard deviations, by hand, which its batches draw from."""
     data = pv.load_dataset("digits", labels=50)
-    codes = encode_dataset(data, m1, draw="sample")
-    means = encode_dataset(data, m1)
+    codes = _encode(data, m1, draw="sample")
+    means = _encode(data, m1)
     _, vae, _, _ = open_run(m1)
     with torch.no_grad():
         scale = vae.posterior.loc_scale(vae.encoder(data.train.x))[1]
@@ -49,7 +54,7 @@ def test_sampled_codes_carry_the_posterior_scales_of_the_training_images(m1):
     assert means.train_std is None
     for name in ("train", "valid", "test"):
         assert torch.equal(codes.split(name).x, means.split(name).x)
-    batches = encode_dataset(pv.load_dataset("digits"), m1, draw="sample").batches(64, seed=0)
+    batches = _encode(pv.load_dataset("digits"), m1, draw="sample").batches(64, seed=0)
     first, second = (torch.cat([x for x, _ in batches]).sort(0).values for _ in range(2))
     assert first.shape == (len(data.train), 3)
     assert not torch.equal(first, second)  # new values each epoch, not just a new order
@@ -101,8 +106,8 @@ def test_active_units_keep_the_dimensions_whose_mean_varies(tmp_path):
 
     dead = with_dead_units([1], "dead1")
     data = pv.load_dataset("digits", labels=50)
-    codes = encode_dataset(data, dead, draw="sample", units="active")
-    every = encode_dataset(data, dead, draw="sample")
+    codes = _encode(data, dead, draw="sample", units="active")
+    every = _encode(data, dead, draw="sample")
     keep = every.train.x.var(0) > 0.01  # by hand
     assert keep.tolist() == [True, False, True]
     assert codes.event_shape == (2,)
@@ -110,7 +115,7 @@ def test_active_units_keep_the_dimensions_whose_mean_varies(tmp_path):
         assert torch.equal(codes.split(name).x, every.split(name).x[:, keep])
     assert torch.equal(codes.train_std, every.train_std[:, keep])
     with pytest.raises(DataError, match="no latent unit.*is active"):
-        encode_dataset(data, with_dead_units([0, 1, 2], "dead3"), units="active")
+        _encode(data, with_dead_units([0, 1, 2], "dead3"), units="active")
 
 
 def test_m2_on_the_codes_evaluates_the_whole_pipeline_on_test_images(m1, tmp_path, capsys):
@@ -162,16 +167,16 @@ def test_refusals(m1, tmp_path, capsys):
     assert main(["train", "--out", str(m2_run), "--model", "m2", "--labels", "50", *TINY]) == 0
     data = pv.load_dataset("digits")
     with pytest.raises(ConfigError, match="'m2' run.*model.kind = \"vae\""):
-        encode_dataset(data, m2_run)
+        _encode(data, m2_run)
     other = pv.load_dataset("digits")
     other.event_shape = (64,)
     with pytest.raises(DataError, match="shape"):
-        encode_dataset(other, m1)
+        _encode(other, m1)
     iaf = tmp_path / "iaf"
     assert main(["train", "--out", str(iaf), "--guide", "iaf", "--z-dim", "3", *TINY]) == 0
     with pytest.raises(ConfigError, match="diagonal-Gaussian.*features_draw = \"mean\""):
-        encode_dataset(data, iaf, draw="sample")
-    encode_dataset(data, iaf)  # its means are fine
+        _encode(data, iaf, draw="sample")
+    _encode(data, iaf)  # its means are fine
     capsys.readouterr()
     assert main(["train", "--out", str(tmp_path / "r"), *TINY, "--set", "data.binarize=\"dynamic\"",
                  "--set", f"data.features_from=\"{m1}\"", "--likelihood", "gaussian"]) == 2
@@ -192,7 +197,7 @@ def test_any_model_that_provides_codes_is_an_m1(tmp_path):
     assert main(["train", "--model", spec, "--out", str(run), "--epochs", "1", "--quiet",
                  "--set", "model.hidden=8"]) == 0
     data = pv.load_dataset("digits")
-    codes = encode_dataset(data, run, draw="sample")
+    codes = _encode(data, run, draw="sample")
     _, model, _, _ = open_run(run)
     assert codes.event_shape == (4,)
     with torch.no_grad():
@@ -204,4 +209,20 @@ def test_any_model_that_provides_codes_is_an_m1(tmp_path):
     cvae = tmp_path / "cvae"
     assert main(["train", "--out", str(cvae), "--model", "cvae", *TINY]) == 0
     with pytest.raises(ConfigError, match="'cvae' run, a model of x given its label"):
-        encode_dataset(data, cvae)
+        _encode(data, cvae)
+
+
+def test_progress_bar_over_the_batches_changes_no_code(m1, capsys):
+    """The bar (forced on) counts the batches of every split on stderr; the codes and scales are
+    those without it, bit for bit; off (and by default, off a terminal) it prints nothing."""
+    data = pv.load_dataset("digits", labels=50)
+    _, vae, _, _ = open_run(m1)
+    batches = sum(-(-len(data.split(name).x) // 100) for name in ("train", "valid", "test"))
+    runs = {progress: encode_dataset(data, vae, m1, batch_size=100, draw="sample",
+                                     progress=progress) for progress in (True, False, None)}
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("M1 codes: 100%") == 1 and f"{batches}/{batches}" in err
+    for progress in (False, None):
+        assert torch.equal(runs[progress].train_std, runs[True].train_std)
+        for name in ("train", "valid", "test"):
+            assert torch.equal(runs[progress].split(name).x, runs[True].split(name).x)

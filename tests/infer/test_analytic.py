@@ -10,7 +10,7 @@ from torch.distributions import kl_divergence
 
 from pyrovae import VAE, load_config
 from pyrovae.infer.analytic import kl_report
-from pyrovae.runs import load_run_config
+from pyrovae.runfiles import load_run_config
 from pyrovae.training import train
 
 TINY = {"name": "mlp", "hidden": [8]}
@@ -84,6 +84,27 @@ def test_m2_label_site_is_reported_as_enumerated():
     lines = {r.site: r.line for r in kl_report(m2, "trace")}
     assert "summed out exactly by parallel enumeration" in lines["y"]
     assert "Monte Carlo" in lines["z"]
+
+
+@pytest.mark.parametrize("kind", ["m2", "adgm", "sdgm"])
+def test_a_kind_that_refuses_meanfield_is_not_told_to_use_it(kind):
+    """M2 trains with the trace objective only (its enumerated form): its start-up lines do not
+    suggest the meanfield objective, though torch has the closed form for its z."""
+    import pyrovae as pv
+
+    model = pv.MODELS.get(kind).build((1, 4, 4), 3, z_dim=2)
+    report = {r.site: r for r in kl_report(model, "trace")}
+    assert report["z"].closed_form and not report["z"].meanfield_trains
+    assert "closed form exists for Normal || Normal" in report["z"].line
+    for site in report.values():
+        assert "meanfield" not in site.line and "--objective" not in site.line, site.line
+
+
+def test_a_vae_is_told_to_use_meanfield_in_words_for_python_and_the_cli():
+    (site,) = kl_report(vae_with("normal", "diag-normal"), "trace")
+    assert site.meanfield_trains
+    assert 'the meanfield objective uses it: train.objective = "meanfield"' in site.line
+    assert "--objective" not in site.line
 
 
 def test_labels_without_m2_are_refused():

@@ -93,3 +93,89 @@ def test_evaluate_reports_mean_and_stderr(linear_gaussian):
         log_px.std().item() / math.sqrt(log_px.numel()), rel=1e-10
     )
     assert result["iwae_k"] == 4 and result["num_examples"] == lg.x.shape[0]
+
+
+def _bound_with(lg, monkeypatch, max_rows=64, **options):
+    """The per-example bounds behind evaluate_log_likelihood (read off what it summarizes),
+    its result and the RNG state after it, from seed 0."""
+    import pyro
+
+    import pyrovae.infer.importance as importance
+
+    seen = []
+    summarize = importance.summarize
+    monkeypatch.setattr(importance, "summarize", lambda v: seen.append(v) or summarize(v))
+    pyro.set_rng_seed(0)
+    result = evaluate_log_likelihood(lg.vae, lg.x, 50, max_rows=max_rows, **options)
+    return seen[0], result, torch.get_rng_state()
+
+
+@pytest.mark.parametrize("probe_seconds", [0.0, 1e9])  # the probe: one chunk, every chunk
+def test_progress_bar_and_announcement_change_no_number(linear_gaussian, monkeypatch, capsys,
+                                                        probe_seconds):
+    """The bar (forced on) and the announcement give the bounds bit for bit of neither, and of
+    one log_mean_exp over all the examples (the code before them), and leave the RNG where it
+    leaves it; the probe's chunks are not computed twice."""
+    import pyro
+
+    import pyrovae.infer.importance as importance
+    from pyrovae.infer import traces
+
+    lg = linear_gaussian
+    lg.set_poor_guide()  # the weights vary: the draws matter
+    monkeypatch.setattr(importance, "PROBE_SECONDS", probe_seconds)
+    pyro.set_rng_seed(0)  # K = 50, 64 rows: chunks of one image, 200 of them
+    reference = log_mean_exp(lambda xb, yb: lambda k: traces.log_weights(lg.vae, xb, yb, k),
+                             lg.x, 50, 64)
+    reference_rng = torch.get_rng_state()
+    calls = []
+    log_weights = traces.log_weights
+    monkeypatch.setattr(traces, "log_weights", lambda *a: calls.append(1) or log_weights(*a))
+    plain, plain_result, plain_rng = _bound_with(lg, monkeypatch, progress=False)
+    assert len(calls) == 200
+    assert capsys.readouterr().err == ""
+    lines = []
+    for options in ({"progress": True}, {"progress": True, "log": lines.append},
+                    {"progress": False, "log": lines.append}):
+        calls.clear()
+        got, result, rng = _bound_with(lg, monkeypatch, **options)
+        assert len(calls) == 200  # each chunk once, the probe's included
+        assert torch.equal(got, plain) and torch.equal(got, reference)
+        assert result == plain_result
+        assert torch.equal(rng, plain_rng) and torch.equal(rng, reference_rng)
+    assert len(lines) == 2 and all(line.startswith(
+        "importance-sampled bound on 200 examples with K = 50 samples each: ") for line in lines)
+    err = capsys.readouterr().err
+    assert "importance-sampled bound: 100%" in err and "200/200" in err
+    assert "importance-sampled bound on" not in err  # log is the caller's, not stderr
+
+
+def test_progress_bar_is_off_by_default_off_a_terminal(linear_gaussian, capsys):
+    """``progress=None`` (the default) shows the bar on a terminal only: pytest's captured
+    stderr is not one; ``progress=True`` shows tqdm's bar there, and nothing on stdout."""
+    lg = linear_gaussian
+    evaluate_log_likelihood(lg.vae, lg.x, 5)
+    assert capsys.readouterr().err == ""
+    evaluate_log_likelihood(lg.vae, lg.x, 5, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "importance-sampled bound: 100%" in err and "example/s" in err
+    evaluate_log_likelihood(lg.vae, lg.x[:0], 5, progress=True, log=print)  # no examples
+    assert "on 0 examples" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0.0, "under 1 s"), (0.4, "under 1 s"), (1.2, "1 s"), (35, "35 s"), (59.4, "59 s"),
+    (59.6, "1 min"), (240, "4 min"), (1234, "21 min"), (3599, "1 h"), (4800, "1 h 20 min"),
+    (86400, "24 h"), (math.inf, "unknown"), (math.nan, "unknown"),
+])
+def test_format_duration(seconds, text):
+    from pyrovae.progress import format_duration
+
+    assert format_duration(seconds) == text
+
+
+def test_format_duration_refuses_a_negative_time():
+    from pyrovae.progress import format_duration
+
+    with pytest.raises(ValueError, match="negative"):
+        format_duration(-1)

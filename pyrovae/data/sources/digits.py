@@ -6,6 +6,7 @@ Useful for smoke tests and quick experiments; it has no fixed split, so
 
 import numpy as np
 
+from ..base import RawData
 from ..registry import DATASETS
 
 __all__ = ["digits"]
@@ -15,8 +16,6 @@ __all__ = ["digits"]
 def digits(data_dir=None):
     """scikit-learn's bundled 1 797 8x8 handwritten digits, grey levels in [0, 1], 10 classes."""
     from sklearn.datasets import load_digits
-
-    from ..base import RawData
 
     bunch = load_digits()
     x = (bunch.images / 16.0).astype(np.float32)[:, None]  # 0..16 -> [0, 1], (N, 1, 8, 8)

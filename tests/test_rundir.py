@@ -1,42 +1,20 @@
 import errno
-import fcntl
 import hashlib
 import os
 import stat
 
 import pytest
-import torch
 
 import pyrovae as pv
-from pyrovae.models.base import build_model
-from pyrovae.errors import CheckpointError, PyroVAEError
-from pyrovae import runs
-from pyrovae.runs import (
-    RunDirectory,
-    atomic_write,
-    load_checkpoint,
-    load_run_config,
-    os_error,
-    save_checkpoint,
-    write_config,
-)
-
-
-def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
-    path = tmp_path / "f.bin"
-    atomic_write(path, lambda f: f.write(b"old"))
-
-    def broken(f):
-        f.write(b"half")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        atomic_write(path, broken)
-    assert path.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temporary left behind
+from pyrovae.errors import PyroVAEError
+from pyrovae.files import atomic_write
+from pyrovae.rundir import RunDirectory
+from pyrovae.runfiles import write_config
 
 
 def names(folder):
+    """Every entry of ``folder``, hidden ones included. A run leaves an empty ``.<name>.lock``
+    beside its directory: :mod:`filelock` keeps lock files, so that every run locks one file."""
     return sorted(os.listdir(folder))
 
 
@@ -110,7 +88,7 @@ def test_failing_run_before_commit_keeps_the_old_run_and_leaves_no_litter(tmp_pa
             write_config(run.path, pv.load_config(None, []))
             raise KeyError("epoch 1 failed")
     assert fingerprint(target) == before
-    assert names(tmp_path) == ["run"]  # no staging directory, no lock file
+    assert names(tmp_path) == [".run.lock", "run"]  # no staging directory
 
 
 def test_failing_fresh_run_leaves_nothing_not_even_the_folders_it_made(tmp_path):
@@ -121,10 +99,7 @@ def test_failing_fresh_run_leaves_nothing_not_even_the_folders_it_made(tmp_path)
     assert names(tmp_path) == []
 
 
-@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "rename-aside"])
-def test_overwrite_replaces_the_old_run_whole(tmp_path, monkeypatch, exchange):
-    if not exchange:
-        monkeypatch.setattr(runs, "_exchange", lambda a, b: False)
+def test_overwrite_replaces_the_old_run_whole(tmp_path):
     target = old_run(tmp_path)
     with RunDirectory(target, overwrite=True) as run:
         (run.path / "config.toml").write_text("new = 1\n")
@@ -133,7 +108,7 @@ def test_overwrite_replaces_the_old_run_whole(tmp_path, monkeypatch, exchange):
         (run.path / "metrics.csv").write_text("epoch\n1\n")
     assert names(target) == ["config.toml", "metrics.csv"]  # nothing of the old run remains
     assert (target / "config.toml").read_text() == "new = 1\n"
-    assert names(tmp_path) == ["run"]
+    assert names(tmp_path) == [".run.lock", "run"]
 
 
 def test_leaving_normally_commits_and_a_failure_after_commit_keeps_the_run(tmp_path):
@@ -147,23 +122,23 @@ def test_leaving_normally_commits_and_a_failure_after_commit_keeps_the_run(tmp_p
             run.commit()
             raise KeyError("epoch 2 failed")
     assert names(tmp_path / "b") == ["checkpoint.pt"]
-    assert names(tmp_path) == ["a", "b"]
+    assert names(tmp_path) == [".a.lock", ".b.lock", "a", "b"]
 
 
-def test_an_empty_directory_is_taken_and_refusals_leave_no_lock(tmp_path):
+def test_an_empty_directory_is_taken_and_refusals_change_nothing(tmp_path):
     (tmp_path / "empty").mkdir()
     with RunDirectory(tmp_path / "empty") as run:
         (run.path / "x").write_text("1")
     assert names(tmp_path / "empty") == ["x"]
 
-    with pytest.raises(PyroVAEError, match="already exists and is not empty.*--overwrite"):
+    with pytest.raises(PyroVAEError, match="already exists and is not empty.*overwrite it"):
         with RunDirectory(tmp_path / "empty"):
             pass
     (tmp_path / "file").write_text("")
     with pytest.raises(PyroVAEError, match="is a file; choose a directory"):
         with RunDirectory(tmp_path / "file", overwrite=True):
             pass
-    assert names(tmp_path) == ["empty", "file"]
+    assert names(tmp_path) == [".empty.lock", ".file.lock", "empty", "file"]
 
 
 def test_a_target_filled_meanwhile_is_refused_at_commit(tmp_path):
@@ -175,7 +150,7 @@ def test_a_target_filled_meanwhile_is_refused_at_commit(tmp_path):
             (target / "theirs").write_text("2")
     one_line(error)
     assert names(target) == ["theirs"]
-    assert names(tmp_path) == ["run"]
+    assert names(tmp_path) == [".run.lock", "run"]
 
 
 def test_a_second_run_into_the_same_target_is_refused_while_the_first_holds_it(tmp_path):
@@ -186,8 +161,8 @@ def test_a_second_run_into_the_same_target_is_refused_while_the_first_holds_it(t
             with RunDirectory(target, overwrite=True):
                 pass
         assert one_line(error) == (
-            f"{target} is being written by another pyrovae run (pid {os.getpid()}); wait "
-            "for it to finish or choose another --out"
+            f"{target} is being written by another pyrovae run; wait for it to finish or "
+            "choose another run directory"
         )
         assert first.path.is_dir() and fingerprint(target) == before
         (first.path / "x").write_text("1")
@@ -196,24 +171,34 @@ def test_a_second_run_into_the_same_target_is_refused_while_the_first_holds_it(t
         pass
 
 
-def test_a_lock_file_replaced_while_locking_is_locked_again(tmp_path, monkeypatch):
-    """A run that leaves unlinks its lock file; one that opened that file just before must not
-    believe it holds the lock, or a third run could lock the new file at the same time."""
-    real_flock = fcntl.flock
-    lock = tmp_path / ".run.lock"
-    calls = []
+def test_a_failed_swap_puts_the_old_run_back(tmp_path, monkeypatch):
+    """The old run is renamed aside, then the staged one into its place: when that second
+    rename fails, the first is undone and the old run is where it was, byte for byte."""
+    target = old_run(tmp_path)
+    before = fingerprint(target)
+    real_rename = os.rename
 
-    def flock_after_the_holder_left(fd, op):
-        if not calls:
-            os.unlink(lock)
-            lock.write_text("")  # the next run's lock file
-        calls.append(fd)
-        return real_flock(fd, op)
+    def failing_second_rename(a, b):
+        if str(a).endswith(".staging") and os.path.exists(b) is False and any(
+                p.name.endswith(".old") for p in tmp_path.iterdir()):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), str(b))
+        return real_rename(a, b)
 
-    monkeypatch.setattr(fcntl, "flock", flock_after_the_holder_left)
-    with RunDirectory(tmp_path / "run") as run:
-        assert len(calls) == 2
-        assert os.fstat(run._lock_fd).st_ino == lock.stat().st_ino
+    monkeypatch.setattr(os, "rename", failing_second_rename)
+    with pytest.raises(PyroVAEError, match="cannot move the run into") as error:
+        with RunDirectory(target, overwrite=True) as run:
+            (run.path / "config.toml").write_text("new = 1\n")
+    one_line(error)
+    assert fingerprint(target) == before
+    assert names(tmp_path) == [".run.lock", "run"]
+
+
+def test_a_run_directory_works_without_renameat2(tmp_path):
+    """The transaction uses only os.rename/os.replace and filelock: nothing Linux-only."""
+    import pyrovae.rundir as rundir
+
+    source = open(rundir.__file__).read()
+    assert "ctypes" not in source and "renameat2" not in source and "fcntl" not in source
 
 
 def test_staging_directories_of_killed_runs_are_removed(tmp_path):
@@ -223,52 +208,7 @@ def test_staging_directories_of_killed_runs_are_removed(tmp_path):
     other.mkdir()
     with RunDirectory(tmp_path / "run"):
         pass
-    assert names(tmp_path) == [".run.x.1-abcdef01.staging", "run"]
-
-
-def full_disk(monkeypatch):
-    """Files opened by atomic_write write to /dev/full: every flushed write says ENOSPC."""
-    if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
-    real_fdopen = os.fdopen
-
-    def fdopen(fd, mode="r", *args, **kwargs):
-        os.close(fd)
-        return real_fdopen(os.open("/dev/full", os.O_WRONLY), mode, *args, **kwargs)
-
-    monkeypatch.setattr(os, "fdopen", fdopen)
-
-
-def test_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch):
-    path = atomic_write(tmp_path / "metrics.csv", lambda f: f.write(b"old"))
-    full_disk(monkeypatch)
-    with pytest.raises(PyroVAEError) as error:
-        atomic_write(path, lambda f: f.write(b"new"))
-    assert one_line(error) == (
-        f"cannot write {path}: No space left on device; free some disk space or choose "
-        "another --out"
-    )
-    assert error.value.__cause__.errno == errno.ENOSPC
-    assert path.read_bytes() == b"old"
-    assert names(tmp_path) == ["metrics.csv"]
-
-
-def test_a_checkpoint_on_a_full_disk_is_one_line_not_a_torch_error(tmp_path, monkeypatch):
-    """torch's zip writer turns a failing write into RuntimeError('enforce fail ...');
-    save_checkpoint serializes to memory first so the OSError reaches atomic_write. The weights
-    outgrow the 8 KiB file buffer, so torch's own writes would meet the full disk."""
-    config = pv.load_config(None, ["model.z_dim=3", "model.encoder.hidden=[256]"])
-    vae = build_model(config, (1, 4, 4))
-    full_disk(monkeypatch)
-    with pytest.raises(PyroVAEError, match="No space left on device") as error:
-        save_checkpoint(tmp_path, vae, config, event_shape=(1, 4, 4), num_classes=None, epoch=1)
-    one_line(error)
-    chain, cause = [], error.value
-    while cause is not None:
-        chain.append(type(cause))
-        cause = cause.__cause__ or cause.__context__
-    assert RuntimeError not in chain  # torch never wrote to the disk
-    assert names(tmp_path) == []
+    assert names(tmp_path) == [".run.lock", ".run.x.1-abcdef01.staging", "run"]
 
 
 def test_a_read_only_folder_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch):
@@ -311,48 +251,3 @@ def test_a_name_too_long_is_one_line_and_refused_before_any_work(tmp_path):
             pytest.fail("a run must not start on a name it cannot commit")
     assert one_line(e).startswith(f"cannot create run directory {tmp_path / 'new' / long}: ")
     assert names(tmp_path) == []
-
-
-def test_os_error_lines():
-    e = OSError(errno.EDQUOT, os.strerror(errno.EDQUOT))
-    assert str(os_error(e, "write out/x", elsewhere="another -o")) == (
-        f"cannot write out/x: {os.strerror(errno.EDQUOT)}; free some space within your disk "
-        "quota or choose another -o"
-    )
-    assert str(os_error(OSError(12345, "odd"), "write x")) == (
-        "cannot write x: odd; check the path or choose another --out"
-    )
-    assert str(os_error(OSError("plain"), "write x")).startswith("cannot write x: plain; ")
-
-
-def test_checkpoint_round_trip_and_refusals(tmp_path):
-    config = pv.load_config(None, ["model.z_dim=3", "model.encoder.hidden=[8]"])
-    vae = build_model(config, (1, 4, 4))
-    write_config(tmp_path, config)
-    save_checkpoint(tmp_path, vae, config, event_shape=(1, 4, 4), num_classes=None, epoch=5)
-    loaded, state = load_checkpoint(tmp_path, load_run_config(tmp_path))
-    assert state["epoch"] == 5
-    for (name, a), (_, b) in zip(vae.state_dict().items(), loaded.state_dict().items()):
-        assert torch.equal(a, b), name
-
-    other = pv.load_config(None, ["model.z_dim=4", "model.encoder.hidden=[8]"])
-    with pytest.raises(CheckpointError, match="model.z_dim"):
-        load_checkpoint(tmp_path, other)
-
-    # weights that do not fit the config, with the config sections agreeing
-    torch.save({**state, "state_dict": {"encoder.net.0.weight": torch.zeros(1)}},
-               tmp_path / "checkpoint.pt")
-    with pytest.raises(CheckpointError, match="does not match its config"):
-        load_checkpoint(tmp_path, config)
-
-    torch.save({"something": 1}, tmp_path / "checkpoint.pt")
-    with pytest.raises(CheckpointError, match="not a pyrovae checkpoint"):
-        load_checkpoint(tmp_path, config)
-
-
-def test_corrupt_config_file(tmp_path):
-    (tmp_path / "config.toml").write_text("[model\n")
-    with pytest.raises(CheckpointError, match="corrupt"):
-        load_run_config(tmp_path)
-    with pytest.raises(PyroVAEError, match="not a pyrovae run"):
-        load_run_config(tmp_path / "..")

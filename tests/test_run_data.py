@@ -3,7 +3,7 @@
 import pytest
 
 import pyrovae as pv
-from pyrovae.data.from_config import binarize_mode, load_data
+from pyrovae.run_data import binarize_mode, load_data
 
 
 @pytest.mark.parametrize("overrides, mode", [

@@ -8,7 +8,12 @@ added. View with ``tensorboard --logdir runs/``.
 
 import contextlib
 
-__all__ = ["TensorBoardLogger", "summary_writer"]
+import torch
+
+from ..plots import as_images
+from .base import CALLBACKS, Callback
+
+__all__ = ["TensorBoard", "TensorBoardLogger", "summary_writer"]
 
 
 def summary_writer(log_dir):
@@ -25,8 +30,6 @@ def summary_writer(log_dir):
 def _own_random_state(module):
     """A fork of the random state (CPU, and the module's CUDA device), seeded per grid: drawing
     pictures must not change the run's random stream, or a resumed run would differ."""
-    import torch
-
     param = next(module.parameters(), None)
     cuda = [param.device] if param is not None and param.device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda):
@@ -60,8 +63,6 @@ class TensorBoardLogger:
                 self.writer.add_scalar(tag, value, epoch)
         if (module is not None and event_shape is not None and epoch % self.images_every == 0
                 and module.unconditional_samples):
-            from .plots import as_images
-
             with _own_random_state(module):  # the run's random stream is not touched
                 images = as_images(module.sample(64), event_shape)
             if images is not None:
@@ -73,3 +74,35 @@ class TensorBoardLogger:
     def close(self):
         if self.writer is not None:
             self.writer.close()
+
+
+@CALLBACKS.register("tensorboard")
+class TensorBoard(Callback):
+    """The training loop's TensorBoard events (:class:`TensorBoardLogger`): every epoch's
+    metrics, and a sample grid every ``images_every`` epochs. ``output.tensorboard = true``
+    (the default) adds it to every run.
+
+    :param log_dir: where the event files go (default: the run directory; required when
+        training without one).
+    :param int images_every: epochs between sample grids (default 5).
+    """
+
+    name = "tensorboard"
+
+    def __init__(self, log_dir=None, images_every=5):
+        self.log_dir = log_dir
+        self.images_every = int(images_every)
+        self.logger = None
+
+    def on_epoch_end(self, fit):
+        if self.logger is None:  # opened after the first checkpoint: a run's directory only
+            where = self.log_dir or fit.run_dir  # reaches its final path at that commit
+            if where is None:
+                return
+            self.logger = TensorBoardLogger(where, images_every=self.images_every)
+        self.logger.log(fit.row, fit.module, fit.dataset.event_shape)
+
+    def on_fit_end(self, fit):
+        if self.logger is not None:
+            self.logger.close()
+            self.logger = None

@@ -1,0 +1,474 @@
+"""A training run from its config: train it into a run directory, resume it, finish its reports.
+
+:func:`train` (``pyrovae train``) checks everything that can be checked before anything is
+written: the config (when it was loaded), the device, the data and its labels, the model's
+programs, the objective and the optimizer. The run is then written as a transaction
+(:class:`~pyrovae.rundir.RunDirectory`), which takes its target's place once the first epoch's
+checkpoint exists. :func:`resume` (``pyrovae train --resume``) continues a run bit for bit from
+the training state its checkpoint holds, or only finishes its final reports when training ended
+before they were written. :func:`fit` is both for Python: it returns the trained
+:class:`~pyrovae.runs.Run`.
+
+A run is finished when its ``results.json`` exists: the final reports (the best epoch's test
+ELBO, the importance-sampled bound of ``train.final_iwae_k``, the figures) are computed with the
+best epoch's weights and their own seed, so a run killed at any point after its last epoch
+finishes them on resume with the numbers the uninterrupted run would have written.
+"""
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pyro
+import torch
+
+from .. import distributed, rng
+from .._version import __version__
+from ..callbacks.base import CALLBACKS, Callback, Fit
+from ..callbacks.tensorboard import TensorBoard
+from ..checkpoint import VERSION, canonical_config, read_checkpoint
+from ..config import config_to_dict, with_values
+from ..data.arrays import is_array_file
+from ..device import resolve_device
+from ..errors import CheckpointError, ConfigError, TrainingError
+from ..infer.analytic import kl_report
+from ..infer.importance import evaluate_log_likelihood
+from ..models.base import build_model
+from ..models.user import check_model
+from ..plugins import short_name
+from ..registry import article, plural
+from ..rundir import RunDirectory
+from ..runfiles import (
+    BEST,
+    CHECKPOINT,
+    CONFIG,
+    RESULTS,
+    RUN_FILES,
+    load_run_config,
+    read_metrics,
+    read_results,
+    write_config,
+    write_results,
+)
+from ..run_data import features_checksum, load_data
+from ..runs import Run
+from .loop import Trainer, _call
+from .run_writers import Checkpoints, Figures, MetricsFile
+
+__all__ = ["Session", "config_hash", "default_run_dir", "fit", "resume", "train"]
+
+#: keys that say where a run computes, not what: ``--resume`` may change them
+PORTABLE = ("train.device", "train.num_threads")
+#: keys a resume may change besides those: how far it runs, and what it reports to
+RESUMABLE = ("train.epochs", "train.callbacks", "output.tensorboard", *PORTABLE)
+
+
+def _quiet(*args, **kwargs):
+    pass
+
+
+def default_run_dir(config):
+    """``runs/<data set>-<model kind>-<time stamp>``."""
+    name = Path(config.data.name).stem if is_array_file(config.data.name) else None
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{name or config.data.name}-{short_name(config.model.kind)}-{stamp}"
+
+
+def config_hash(config_dict):
+    """SHA-256 of a config's canonical JSON (sorted keys), without the keys that do not change
+    what is learned: ``output.dir``, ``train.epochs``, where it computes (:data:`PORTABLE`) and
+    what it reports to (``train.callbacks``)."""
+    canonical = {section: dict(table) for section, table in config_dict.items()}
+    canonical["output"] = {k: v for k, v in canonical.get("output", {}).items() if k != "dir"}
+    canonical["train"] = {k: v for k, v in canonical.get("train", {}).items()
+                          if k not in ("epochs", "device", "num_threads", "callbacks")}
+    text = json.dumps(canonical, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def train(config, progress=None, overwrite=False, log=print, callbacks=()):
+    """Train the model a config describes and write its run directory (``config.output.dir``,
+    default :func:`default_run_dir`).
+
+    A run that fails before its first checkpoint leaves nothing behind, and an ``overwrite``
+    that fails leaves the old run untouched. ``config`` is not changed: the run's own config
+    (with its directory and the checksum of an M1's checkpoint filled in) is written to it.
+
+    :param progress: the progress bar (``None``: on a terminal; ``False``: never).
+    :param log: prints the run's lines (the KL report, what is trained); ``print`` by default.
+    :param callbacks: :class:`~pyrovae.callbacks.Callback` objects, after the run's own.
+    :returns: ``(run_dir, module, rows)``; ``module`` holds the best validation epoch's weights.
+    """
+    target = Path(config.output.dir or default_run_dir(config))
+    config = with_values(config, **{"output.dir": str(target),
+                                    "data.features_checksum": features_checksum(config)})
+    session = Session(config, progress, log, callbacks=callbacks)  # checks everything first
+    if not session.world.is_main:  # only rank 0 writes (pyrovae.distributed)
+        return target, session.module, session.run(None)
+    replacing = target.is_dir() and any(target.iterdir())
+    with RunDirectory(target, overwrite=overwrite) as run:
+        try:
+            rows = session.run(run)
+        except TrainingError as e:
+            if session.fit.rows:
+                kept = f"{target} keeps the checkpoint of epoch {session.last_saved}"
+            else:
+                kept = (f"the existing run in {target} is untouched" if replacing
+                        else f"nothing was written to {target}")
+            raise type(e)(f"{e}; {kept}") from None
+    return target, session.module, rows
+
+
+def resume(run_dir, epochs=None, progress=None, log=print, device=None, num_threads=None,
+           callbacks=()):
+    """Continue a run from its last checkpoint (``pyrovae train --resume``), extend a finished
+    one to ``epochs``, or finish the final reports of a run whose training ended before they
+    were written; the result is the same, bit for bit on the CPU, as a run never stopped.
+
+    The checkpoint holds everything that decides the future: weights, optimizer and scheduler
+    state, the epoch (and so the KL warm-up position), the early-stopping record, and every
+    random state. A checkpoint of another pyrovae version or format, or a config.toml edited
+    since, is refused.
+
+    :param device: continue on this device instead (``train.device``).
+    :param int num_threads: continue with this many CPU threads (``train.num_threads``).
+        Neither changes what is computed, only where; on another device or thread count the
+        numbers can differ from an uninterrupted run in the last bits.
+    :returns: ``(run_dir, module, rows)`` as :func:`train` (all the run's rows).
+    """
+    run_dir = Path(run_dir)
+    config = load_run_config(run_dir)
+    state = read_checkpoint(run_dir / CHECKPOINT)
+    _check_resumable(run_dir, config, state)
+    moved = {key: value for key, value in (("train.device", device),
+                                           ("train.num_threads", num_threads))
+             if value is not None and value != _get(config, key)}
+    if epochs is not None:
+        moved["train.epochs"] = int(epochs)
+    config = with_values(config, **moved)
+    done = int(state["training"]["trainer"]["epoch"])
+    reason = state["training"]["trainer"]["stop_reason"]
+    finished = read_results(run_dir) is not None
+    training_over = bool(reason) or config.train.epochs <= done
+    if training_over and finished:
+        if reason:
+            raise CheckpointError(f"{run_dir} has finished: {reason}; nothing to resume")
+        raise ConfigError(
+            f"{run_dir} has run {done} of its {config.train.epochs} epochs: it is finished; "
+            f"continue it to more than {done} epochs (train --resume RUN --epochs N, or "
+            "resume(run_dir, epochs=N) in Python)"
+        )
+    session = Session(config, progress, log, state=state, callbacks=callbacks)
+    if not session.world.is_main:
+        return run_dir, session.module, session.run(None)
+    where = [f"{key} = {value!r}" for key, value in moved.items() if key in PORTABLE]
+    if where:
+        session.log(f"continuing with {', '.join(where)}: the numbers can differ from an "
+                    "uninterrupted run in the last bits")
+    with RunDirectory(run_dir, resume=True) as run:
+        try:
+            rows = session.run(run)
+        except TrainingError as e:
+            raise type(e)(f"{e}; {run_dir} keeps the checkpoint of epoch "
+                          f"{session.last_saved}") from None
+    return run_dir, session.module, rows
+
+
+def fit(config, run_dir=None, *, resume=False, overwrite=False, epochs=None, device=None,
+        num_threads=None, callbacks=(), quiet=False):
+    """Train a run from Python exactly as ``pyrovae train`` does, and return it.
+
+    ::
+
+        import pyrovae as pv
+
+        config = pv.load_config(overrides=["train.epochs=5"])
+        run = pv.fit(config, "runs/first")           # the files and lines of pyrovae train
+        run.model.evaluate(run.data.test.x)
+        run = pv.fit(None, "runs/first", resume=True, epochs=10)   # continue it to 10 epochs
+
+    :param config: a :class:`~pyrovae.config.Config` (``pv.load_config(...)``); ignored with
+        ``resume``.
+    :param run_dir: the run directory (default ``config.output.dir``, else
+        :func:`default_run_dir`).
+    :param bool resume: continue ``run_dir`` (see :func:`resume`).
+    :param bool overwrite: replace a non-empty ``run_dir``.
+    :param int epochs: with ``resume``, the epoch to continue to.
+    :param device: with ``resume``, the device to continue on.
+    :param int num_threads: with ``resume``, the CPU threads to continue with.
+    :param callbacks: :class:`~pyrovae.callbacks.Callback` objects, after the run's own.
+    :param bool quiet: print nothing and show no progress bar (default: print the same lines
+        as the command line, and a bar on a terminal).
+    :returns: the :class:`~pyrovae.runs.Run`, with the best validation epoch's weights.
+    """
+    log = _quiet if quiet else print
+    progress = False if quiet else None
+    if resume:
+        if run_dir is None:
+            raise ConfigError("fit(resume=True) needs the run_dir to continue")
+        where, module, _ = globals()["resume"](run_dir, epochs, progress, log, device,
+                                               num_threads, callbacks)
+    else:
+        if config is None:
+            raise ConfigError("fit() needs a config (pyrovae.load_config(...)), or "
+                              "resume=True and a run_dir")
+        if any(v is not None for v in (epochs, device, num_threads)):
+            raise ConfigError("epochs, device and num_threads are set in the config of a new "
+                              "run (train.epochs, ...); as arguments they apply to resume=True")
+        if run_dir is not None:
+            config = with_values(config, **{"output.dir": str(run_dir)})
+        where, module, _ = train(config, progress, overwrite, log, callbacks)
+    run_config = load_run_config(where)
+    name = BEST if (Path(where) / BEST).exists() else CHECKPOINT
+    state = read_checkpoint(Path(where) / name)
+    data = load_data(run_config, next(module.parameters()).device)
+    return Run(Path(where), run_config, module.eval(), data, state,
+               next(module.parameters()).device)
+
+
+def _get(config, dotted):
+    section, key = dotted.split(".")
+    return getattr(getattr(config, section), key)
+
+
+def _check_resumable(run_dir, config, state):
+    """Refuse a checkpoint without training state, of another version or format, or whose
+    config differs from config.toml in a key a resume may not change."""
+    path = run_dir / CHECKPOINT
+    if "training" not in state:
+        raise CheckpointError(f"{path} holds no training state (format version "
+                              f"{state.get('version')}); it can be evaluated but not resumed")
+    if state.get("version") != VERSION or state.get("pyrovae") != __version__:
+        raise CheckpointError(
+            f"{path} was written by pyrovae {state.get('pyrovae', 'before 0.1.0')} (checkpoint "
+            f"format {state.get('version')}); this is pyrovae {__version__} (format {VERSION}), "
+            "which cannot continue it exactly; evaluate it, or start a new run"
+        )
+    saved, current = canonical_config(state["config"]), config_to_dict(config)
+    # a key the saved config lacks (added to pyrovae since) is fine at its default value,
+    # which config.toml then reads back as
+    changed = sorted(f"{section}.{key}" for section in saved
+                     for key in saved[section]
+                     if saved[section][key] != current.get(section, {}).get(key)
+                     and f"{section}.{key}" not in RESUMABLE)
+    if changed:
+        raise CheckpointError(
+            f"{run_dir / CONFIG} differs from its checkpoint in {', '.join(changed)}; a "
+            "resume continues a run as it was configured (only the epochs, the device and the "
+            "thread count may change): restore those keys, or start a new run"
+        )
+
+
+def _threads(t, world, log):
+    """Apply ``train.num_threads`` (0: torch's default; under torchrun a share of the cores);
+    more than this machine's cores is cut to the cores, with a line saying so."""
+    cores = os.cpu_count() or 1
+    n = t.num_threads
+    if n > cores:
+        log(f"train.num_threads = {n}, but this machine has {cores} cores: using {cores} "
+            "(more threads only stall)")
+        n = cores
+    if n > 0:
+        torch.set_num_threads(n)
+    elif world.size > 1:
+        torch.set_num_threads(distributed.threads_per_rank(world))
+
+
+@contextlib.contextmanager
+def _seeded(seed):
+    """The global random streams seeded with ``seed`` inside the block and restored after it:
+    the final reports draw the same numbers however the run got there."""
+    saved = rng.get_state()
+    pyro.set_rng_seed(seed)
+    try:
+        yield
+    finally:
+        rng.set_state(saved)
+
+
+class _KeepBest(Callback):
+    """The best epoch's weights in memory, on ranks that write no best.pt."""
+
+    name = "keep-best"
+
+    def __init__(self):
+        self.state = None
+
+    def on_epoch_end(self, fit):
+        if fit.improved:
+            self.state = {k: v.detach().clone() for k, v in fit.module.state_dict().items()}
+
+
+class Session:
+    """One training session of a run: built (and so checked) before the run directory is
+    touched, then :meth:`run` against it (or :meth:`finish` only, for a run whose training is
+    over but whose reports are missing)."""
+
+    def __init__(self, config, progress, log, state=None, callbacks=()):
+        t = config.train
+        self.world, self.device = distributed.init(resolve_device(t.device))
+        self.config, self.state, self.progress = config, state, progress
+        self.log = log if self.world.is_main else _quiet
+        _threads(t, self.world, self.log)
+        pyro.set_rng_seed(t.seed)
+        self.dataset = load_data(config, self.device)
+        self.module = build_model(config, self.dataset.event_shape,
+                                  self.dataset.num_classes).to(self.device)
+        self.module.check_data(self.dataset)
+        labels = self.module.given(self.dataset.train.y)
+        check_model(self.module, self.dataset.train.x[:2], None if labels is None else labels[:2])
+        self.kl_lines = [site.line for site in
+                         kl_report(self.module, t.objective, self.dataset.train.x[:2],
+                                   None if self.dataset.train.y is None
+                                   else self.dataset.train.y[:2])]
+        self.keep_best = _KeepBest()
+        self.callbacks = self._callbacks(callbacks)
+        self.trainer = Trainer(
+            self.module,
+            t.objective,
+            t.optimizer,
+            t.lr,
+            kl_weight=config.model.kl_weight,
+            kl_warmup_epochs=config.model.kl_warmup_epochs,
+            progress=progress if self.world.is_main else False,
+            divergence_factor=t.divergence_factor,
+            scheduler=t.scheduler,
+            patience=t.early_stopping["patience"],
+            eval_every=t.eval_every,
+            world=self.world,
+            seed=t.seed,
+            compile=t.compile,
+        )
+        self.batches = self.dataset.batches(t.batch_size, t.seed,
+                                            labelled_every=config.data.labelled_every,
+                                            labelled_batch=config.data.labelled_batch)
+        self.fit = Fit(self.trainer, self.dataset, t.epochs, config=config,
+                       settings=config_to_dict(config), batches=self.batches)
+        if state is not None:
+            self.module.load_state_dict(state["state_dict"])
+            self.trainer.load_state_dict(state["training"]["trainer"])
+            self.batches.load_state_dict(state["training"]["batches"])
+        self.last_saved = self.trainer.epoch  # the epoch of the run's last checkpoint
+
+    def _callbacks(self, extra):
+        """The run's callbacks, in order: the metrics file, the checkpoints (which commit the
+        run) and the figures (drawn in the final reports, before the loggers that follow log
+        them), TensorBoard (``output.tensorboard``), those ``train.callbacks`` names, the
+        caller's own. Ranks other than 0 keep the best weights in memory and write nothing."""
+        if not self.world.is_main:
+            return [self.keep_best]
+        named = [CALLBACKS.resolve(component) for component in self.config.train.callbacks]
+        board = [TensorBoard()] if self.config.output.tensorboard else []
+        return [MetricsFile(), _Saved(self), Figures(), *board, *named, *extra]
+
+    @property
+    def rows(self):
+        return self.fit.rows
+
+    def run(self, run):
+        """Train, writing into ``run`` (a :class:`~pyrovae.rundir.RunDirectory`; ``None`` on a
+        rank other than 0, which computes its share and writes nothing), then finish the
+        reports. Returns every epoch row of the run."""
+        config, t = self.config, self.config.train
+        self.fit.run = run
+        if run is not None:
+            write_config(run.path, config, comments=self.kl_lines)
+        for line in self.kl_lines:
+            self.log(line)
+        done = self.trainer.epoch
+        if self.state is not None:
+            if run is not None:
+                self.fit.rows[:] = [r for r in read_metrics(run.path) if r.get("epoch", 0) <= done]
+            rng.set_state(self.state["training"]["rng"])
+        over = self.state is not None and (self.trainer.stop_reason or t.epochs <= done)
+        if over:
+            self.log(f"finishing the reports of {run.path if run else config.output.dir}: "
+                     f"training ended after epoch {done}")
+        else:
+            if self.state is not None and run is not None:
+                self.log(f"resuming {run.path} after epoch {done} of {t.epochs}")
+            self.log(self._training_line())
+            self.trainer.fit(self.dataset, t.epochs, t.batch_size, t.seed, t.eval_batch_size,
+                             t.eval_samples, batches=self.batches, callbacks=self.callbacks,
+                             state=self.fit, check_data=False)
+            if self.trainer.stop_reason:
+                self.log(self.trainer.stop_reason)
+            if t.epochs == 0 and run is not None:  # still leave a loadable run
+                Checkpoints.save(self.fit, 0, improved=False)
+        self.finish(run)
+        return self.fit.rows
+
+    def _training_line(self):
+        d, t = self.dataset, self.config.train
+        ranks = f" on {self.world.size} ranks" if self.world.size > 1 else ""
+        epochs = plural(t.epochs, "epoch")
+        kind = self.config.model.kind
+        return (f"training {article(kind)} on {d.name} ({len(d.train)} train, "
+                f"{len(d.valid)} valid, {len(d.test)} test) for {epochs} on "
+                f"{self.device}{ranks}")
+
+    def finish(self, run):
+        """The final reports: the best epoch's weights back into the module, the test
+        evaluation and bound (:meth:`results`), the callbacks' ``on_run_end`` (the figures),
+        then ``results.json``, last: a run is finished when it exists."""
+        if run is None:
+            if self.keep_best.state is not None:
+                self.module.load_state_dict(self.keep_best.state)
+            with _seeded(self.config.train.seed):
+                self.results()  # the test evaluations are sharded: every rank takes part
+            return
+        best = Path(run.path) / BEST
+        if best.exists():
+            self.module.load_state_dict(read_checkpoint(best)["state_dict"])
+        with _seeded(self.config.train.seed):
+            results = self.results()
+            results["files"] = [name for name in RUN_FILES
+                                if name == RESULTS or (Path(run.path) / name).exists()]
+            for callback in self.callbacks:
+                _call(callback, "on_run_end", self.fit, results)
+        write_results(run.path, results)
+
+    def results(self):
+        """The run's summary: the best epoch's test ELBO (and importance-sampled bound with
+        ``train.final_iwae_k`` samples), how and why training ended, versions."""
+        t, trainer, test = self.config.train, self.trainer, self.dataset.test
+        self.module.eval()
+        result = {
+            "config_sha256": config_hash(config_to_dict(self.config)),
+            "epochs_run": trainer.epoch,
+            "epochs": t.epochs,
+            "best_epoch": trainer.best_epoch,
+            "best_valid_elbo": trainer.best_elbo if trainer.best_epoch else None,
+            "stop_reason": trainer.stop_reason or f"reached epoch {trainer.epoch}",
+            "train_seconds": trainer.seconds,
+            "test": self.module.evaluate(test.x, test.y, t.eval_batch_size, t.eval_samples,
+                                         world=self.world),
+            "versions": {"pyrovae": __version__, "torch": torch.__version__,
+                         "pyro": pyro.__version__, "python": platform.python_version()},
+        }
+        if t.final_iwae_k:
+            self.log(f"final bound: the importance-sampled log-likelihood of the best epoch "
+                     f"({trainer.best_epoch}) on the test split")
+            start = time.perf_counter()
+            bound = evaluate_log_likelihood(self.module, test.x, t.final_iwae_k,
+                                            world=self.world, y=self.module.given(test.y),
+                                            progress=self.progress, log=self.log)
+            bound["seconds"] = time.perf_counter() - start
+            result["test"].update(bound)
+        return result
+
+
+class _Saved(Checkpoints):
+    """The run's checkpoints, remembering the epoch of the last one (for error messages)."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def on_epoch_end(self, fit):
+        super().on_epoch_end(fit)
+        self.session.last_saved = fit.row["epoch"]
