@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ._version import __version__
 from .errors import PyroVAEError
+from .registry import article, plural
 
 __all__ = ["main"]
 
@@ -356,7 +357,7 @@ def cmd_evaluate(args):
     world, device = distributed.init(resolve_device(args.device))  # one rank without torchrun
     config, module, state, device = _open_run(args.run_dir, str(device), args.data_dir,
                                                 args.checkpoint)
-    dataset = load_data(config, device)
+    dataset = load_data(config, device, progress=False if args.quiet else None)
     module.check_data(dataset)
     split = dataset.split(args.split)
     _check_programs(module, split)  # before any work
@@ -427,7 +428,7 @@ def cmd_compare(args):
     plot = _png_path("--plot", args.plot) if args.plot else None
     config, module, state, device = _open_run(args.run_dir, args.device, args.data_dir,
                                                 args.checkpoint)
-    dataset = load_data(config, device)
+    dataset = load_data(config, device, progress=False if args.quiet else None)
     module.check_data(dataset)
     split = dataset.split(args.split)
     _check_programs(module, split)  # before any work
@@ -465,8 +466,9 @@ def cmd_sample(args):
     if args.label is not None:
         classes = getattr(module, "num_classes", None)
         if classes is None:
-            raise PyroVAEError(f"--class needs a model of labelled data (cvae, m2); "
-                               f"{args.run_dir} is a '{module.kind}' model: drop --class")
+            raise PyroVAEError(f"--class needs a model of labelled data "
+                               f"({', '.join(CLASS_KINDS)}); {args.run_dir} is "
+                               f"{article(repr(module.kind))} model: drop --class")
         if not 0 <= args.label < classes:
             raise PyroVAEError(f"--class {args.label} is not a class of this model; give one "
                                f"of 0..{classes - 1}")
@@ -508,7 +510,7 @@ def cmd_plot(args):
             raise PyroVAEError(f"{run_dir} has no metrics.csv rows yet; train it for an epoch")
         runs.append((Path(run_dir).name or str(run_dir), rows))
     save_training_curves(runs, output)
-    print(f"wrote {output} ({len(runs)} run{'s' * (len(runs) > 1)})")
+    print(f"wrote {output} ({plural(len(runs), 'run')})")
     return 0
 
 

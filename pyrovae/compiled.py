@@ -182,7 +182,7 @@ class CompiledLoss:
             raise ConfigError(
                 f"the training step cannot be traced for compilation ({type(e).__name__}: "
                 f"{str(e).splitlines()[0] if str(e) else 'no message'}); a component reads a "
-                "tensor's value in Python: train without --compile"
+                "tensor's value in Python: train without compiling (train.compile = false)"
             ) from None
         _views_as_reshapes(graph)
         if self.backend == "inductor":

@@ -254,6 +254,13 @@ def parse_value(text):
         return text
 
 
+def _toml_value(value):
+    """``value`` as TOML writes it (``true``, ``0.001``, ``"cpu"``, ``[8]``), for the messages."""
+    import tomli_w
+
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
 def _sections():
     return {f.name: f for f in dataclasses.fields(Config)}
 
@@ -264,7 +271,7 @@ def _check_plugins(path, value):
     if path == "plugins.imports":
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ConfigError(f"{path} must be a list of module names or .py paths, got "
-                              f"{value!r}; e.g. --import mypackage.priors")
+                              f"{value!r}; e.g. plugins.imports = [\"mypackage.priors\"]")
         return list(dict.fromkeys(value))
     ok = isinstance(value, dict) and all(
         isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
@@ -280,7 +287,7 @@ def _check_early_stopping(path, value):
     if not isinstance(value, dict) or set(value) - {"patience"}:
         raise ConfigError(
             f"{path} must be a table {{ patience = P }} (epochs without a better validation "
-            f"ELBO before stopping; 0 = off), got {value!r}; e.g. --set {path}.patience=50"
+            f"ELBO before stopping; 0 = off), got {value!r}; e.g. {path} = {{ patience = 50 }}"
         )
     patience = value.get("patience", 0)
     if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
@@ -308,8 +315,8 @@ def _check_type(path, value, default):
         ok = True
     if not ok:
         raise ConfigError(
-            f"{path} must be {type(default).__name__}, got {value!r}; "
-            f"e.g. --set {path}={default!r}".replace("'", '"')
+            f"{path} must be {type(default).__name__}, got {value!r}; ".replace("'", '"')
+            + f"e.g. {path} = {_toml_value(default)}"
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{path} must be a finite number, got {value!r}")
@@ -405,14 +412,15 @@ def _activate(config, imports_only=False):
     activate(config.plugins, None if imports_only else config.model.kind)
 
 
-def _model_component(config, key, path):
+def _model_component(config, key, where):
     """The model option ``key`` as a :class:`Component` (its current value, else the kind's
-    default), stored back so that ``--set model.key.option=...`` can edit it."""
+    default), stored back so that ``--set model.key.option=...`` can edit it; ``where`` names
+    the override, for the message."""
     MODELS = _registries()["model"]
 
     if key not in _model_kind(config).components:
         kind = article(f"'{config.model.kind}'")  # "an 'm2'"
-        raise ConfigError(f"--set {path}: model.{key} is not a component of {kind} model")
+        raise ConfigError(f"{where}: model.{key} is not a component of {kind} model")
     options = config.model.options
     value = options[key] if key in options else MODELS.options(config.model.kind)[key]
     options[key] = _as_component(f"model.{key}", value)
@@ -421,8 +429,9 @@ def _model_component(config, key, path):
 
 def apply_override(config, assignment):
     """Apply one ``section.key=value`` or ``section.component.option=value`` override."""
+    where = f"override '{assignment}'"  # a --set of the CLI, or load_config(overrides=[...])
     if "=" not in assignment:
-        raise ConfigError(f"--set needs section.key=value, got '{assignment}'")
+        raise ConfigError(f"{where}: an override is section.key=value (no '=' here)")
     path, text = assignment.split("=", 1)
     parts = path.strip().split(".")
     value = parse_value(text.strip())
@@ -430,25 +439,25 @@ def apply_override(config, assignment):
     if len(parts) < 2 or parts[0] not in sections:
         section = parts[0] if parts else ""
         raise ConfigError(
-            f"--set {path}: unknown section '{section}'{closest(section, sections)}; "
+            f"{where}: unknown section '{section}'{closest(section, sections)}; "
             f"use section.key=value with a section among: {', '.join(sections)}"
         )
     section = getattr(config, parts[0])
     if len(parts) == 2:
-        _set_field(parts[0], section, parts[1], value, "--set")
+        _set_field(parts[0], section, parts[1], value, where)
     elif len(parts) == 3:
         if parts[0] == "model" and parts[1] not in ("kind", "kl_weight", "kl_warmup_epochs"):
-            target = _model_component(config, parts[1], path)
+            target = _model_component(config, parts[1], where)
         else:
             target = getattr(section, parts[1], None)
         if isinstance(target, dict):  # a plain table, e.g. train.early_stopping
             target[parts[2]] = value
             return config
         if not isinstance(target, Component):
-            raise ConfigError(f"--set {path}: {parts[0]}.{parts[1]} is not a component")
+            raise ConfigError(f"{where}: {parts[0]}.{parts[1]} is not a component")
         target.options[parts[2]] = value
     else:
-        raise ConfigError(f"--set {path}: too many dots; use section.key or section.key.option")
+        raise ConfigError(f"{where}: too many dots; use section.key or section.key.option")
     return config
 
 
@@ -504,9 +513,9 @@ def _check_labels(config, model_cls, models):
         return
     if getattr(model_cls, "needs_every_label", False):
         raise ConfigError(
-            f"data.labels = {n} (--labels) keeps only some labels, but the '{kind}' model is "
-            "conditioned on the label of every example; drop --labels (or use --model m2 for "
-            "semi-supervised learning)"
+            f"data.labels = {n} keeps only some labels, but the '{kind}' model is conditioned "
+            "on the label of every example; set data.labels = 0 (or use model.kind = \"m2\" "
+            "for semi-supervised learning)"
         )
     if not getattr(model_cls, "uses_labels", False):
         learners = [name for name in models.names() if ":" not in name
@@ -514,9 +523,9 @@ def _check_labels(config, model_cls, models):
                     and not getattr(models.get(name), "needs_every_label", False)]
         use = "m2" if "m2" in learners else (learners[0] if learners else "m2")
         raise ConfigError(
-            f"data.labels = {n} (--labels) keeps a few training labels, for a model that learns "
-            f"from them ({', '.join(learners)}); the '{kind}' model uses none: add --model "
-            f"{use}, or drop --labels"
+            f"data.labels = {n} keeps a few training labels, for a model that learns from them "
+            f"({', '.join(learners)}); the '{kind}' model uses none: use model.kind = "
+            f"\"{use}\", or set data.labels = 0"
         )
 
 
@@ -527,13 +536,14 @@ def _check_paired(config, model_cls):
     if n and not getattr(model_cls, "paired_batches", False):
         raise ConfigError(
             f"data.labelled_batch = {n} pairs labelled with unlabelled examples in one batch, "
-            f"which the '{kind}' model cannot take; use --model adgm or sdgm, or drop it (and "
-            "use data.labelled_every)"
+            f"which the '{kind}' model cannot take; use model.kind = \"adgm\" or \"sdgm\", or "
+            "drop it (and use data.labelled_every)"
         )
     if n and not config.data.labels:
         raise ConfigError(
             f"data.labelled_batch = {n} pairs labelled with unlabelled examples, but data.labels "
-            "= 0 keeps every label: there are no unlabelled ones; add --labels N, or drop it"
+            "= 0 keeps every label: there are no unlabelled ones; set data.labels = N, or drop "
+            "it"
         )
     if n and config.data.labelled_every != 1:
         raise ConfigError(
@@ -557,7 +567,7 @@ def _validate_model(config, registries):
                      else f"{', '.join(owners[:-1])} and {owners[-1]}")
             raise ConfigError(
                 f"model.{key} is an option of the {which} model{'s' * (len(owners) > 1)}, not "
-                f"of '{kind}'; drop it or use --model {owners[0]}"
+                f"of '{kind}'; drop it or use model.kind = \"{owners[0]}\""
             )
     options = registries["model"].check_options(kind, config.model.options, "[model]")
     for key, value in options.items():

@@ -15,11 +15,14 @@ __all__ = ["check_device_name", "resolve_device"]
 _NAME = re.compile(r"(cpu|auto|mps|cuda(:\d+)?)")
 
 
-def check_device_name(name, where="--device"):
-    """Raise :class:`ConfigError` unless ``name`` is cpu, cuda, cuda:N, mps or auto."""
+def check_device_name(name, where=None):
+    """Raise :class:`ConfigError` unless ``name`` is cpu, cuda, cuda:N, mps or auto.
+
+    :param str where: what names it, for the message (e.g. ``"train.device"``)."""
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(
-            f"{where}: unknown device {name!r}; use cpu, cuda, cuda:N (N = 0, 1, ...), mps or auto"
+            f"{f'{where}: ' if where else ''}unknown device {name!r}; use \"cpu\", \"cuda\", "
+            '"cuda:N" (N = 0, 1, ...), "mps" or "auto"'
         )
     return name
 
@@ -34,13 +37,13 @@ def resolve_device(name):
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {name}: CUDA is not available on this machine; use "
-                              "--device cpu")
+            raise ConfigError(f"device {name!r}: CUDA is not available on this machine; use "
+                              '"cpu"')
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
-            raise ConfigError(f"--device {name}: this machine has {count} CUDA device(s), "
+            raise ConfigError(f"device {name!r}: this machine has {count} CUDA device(s), "
                               f"cuda:0 to cuda:{count - 1}")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"--device {name}: MPS is not available on this machine; use "
-                          "--device cpu")
+        raise ConfigError(f"device {name!r}: MPS is not available on this machine; use "
+                          '"cpu"')
     return device

@@ -45,7 +45,7 @@ def as_images(x, event_shape):
     return None
 
 
-def save_grid(images, path, nrow, target_width=640, elsewhere="another --out"):
+def save_grid(images, path, nrow, target_width=640, elsewhere="another run directory"):
     """Save ``images`` (N, C, H, W), values clamped to [0, 1], as a PNG grid ``nrow`` wide,
     upscaled by an integer factor (nearest neighbour) so small images stay visible."""
     from torchvision.utils import make_grid  # imported here: torchvision adds ~200 MB RSS
@@ -81,7 +81,7 @@ def save_reconstructions(originals, reconstructions, path, per_row=8):
     return save_grid(torch.cat(rows), path, nrow=per_row)
 
 
-def save_comparison_plot(result, path, elsewhere="another --plot"):
+def save_comparison_plot(result, path, elsewhere="another path"):
     """Two panels from :func:`pyrovae.compare.compare`'s result: the estimates of log p(x)
     against K (samples or particles, log axis; error bars: std across repeated runs), and the
     gradient variance against particles for the Monte Carlo (trace) and analytic (meanfield) KL

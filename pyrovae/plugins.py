@@ -133,7 +133,7 @@ def _describe(e, target):
 def import_target(target, where):
     """Import ``target``, a module name or a path to a ``.py`` file, and return the module.
 
-    :param str where: what asked for it, for the messages (e.g. ``"--import mymod"``).
+    :param str where: what asked for it, for the messages (e.g. ``"plugins.imports 'mymod'"``).
     :raises PluginError: one line: the file or module does not exist, or importing it raised.
     """
     if is_file_target(target):
@@ -225,7 +225,7 @@ def activate(plugins, kind=None):
             del plugins.sha256[path]
     _check_recorded({path: plugins.sha256[path] for path in files if path in plugins.sha256})
     for target in plugins.imports:
-        import_target(target, f"--import {target}")
+        import_target(target, f"plugins.imports '{target}'")
     if model_file is not None and not Path(model_file).expanduser().is_file():
         raise PluginError(
             f"model.kind = '{kind}': the model file {model_file}{_relative(model_file)} does "

@@ -31,8 +31,8 @@ from .plugins import load_entry_points
 __all__ = ["Component", "Registry", "article", "closest", "plain_text", "plural"]
 
 #: the hint an unknown name gets when nothing registered is close to it
-OWN_HINT = ("; if it is registered by a module of yours, import that module with --import "
-            "MODULE (or install it with a pyrovae.plugins entry point)")
+OWN_HINT = ("; if it is registered by a module of yours, import that module first "
+            "(plugins.imports) or install it with a pyrovae.plugins entry point")
 
 
 def _plugins_ready():

@@ -76,11 +76,13 @@ def _check(run_dir, expected):
         )
 
 
-def load_data(config, device="cpu"):
+def load_data(config, device="cpu", progress=None):
     """The :class:`~pyrovae.data.DataSet` a config names, on ``device``; with
     ``data.features_from`` the codes of that VAE run instead of the images
     (:mod:`pyrovae.data.features`), after checking its checkpoint against
-    ``data.features_checksum`` (when recorded). ``config`` is only read."""
+    ``data.features_checksum`` (when recorded). ``config`` is only read.
+
+    :param progress: the bar of the M1 encoding (``None``: on a terminal; ``False``: never)."""
     d = config.data
     mode = binarize_mode(config)
     for option, default in (("features_draw", "mean"), ("features_units", "all")):
@@ -114,4 +116,4 @@ def load_data(config, device="cpu"):
     m1, _ = load_checkpoint(d.features_from, m1_config, device, name=name)
     m1.eval()
     return encode_dataset(dataset, m1, d.features_from, device, draw=d.features_draw,
-                          units=d.features_units)
+                          units=d.features_units, progress=progress)

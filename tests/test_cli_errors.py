@@ -180,7 +180,7 @@ CASES = [
     ("vae-refuses-alpha", lambda w: ["train", "--set", "model.alpha=5"],
      "model.alpha is an option of the "),
     ("vae-refuses-label-prior", lambda w: ["train", "--set", "model.label_prior=[0.5,0.5]"],
-     "not of 'vae'; drop it or use --model"),
+     "not of 'vae'; drop it or use model.kind"),
     ("binarize-typo", lambda w: ["train", "--set", "data.binarize=\"dynamc\""],
      "did you mean 'dynamic'"),
     ("threads-not-an-integer", lambda w: ["train", "--set", "train.num_threads=\"x\""],
@@ -202,7 +202,7 @@ CASES = [
     ("invalid-toml", lambda w: ["train", "--config", w.file("bad.toml")], "not valid TOML"),
     ("unknown-config-key", lambda w: ["train", "--config", w.file("unknown.toml")],
      "unknown key 'train.learning_rate'"),
-    ("labels-without-m2", lambda w: ["train", "--labels", "50"], "add --model m2"),
+    ("labels-without-m2", lambda w: ["train", "--labels", "50"], 'use model.kind = "m2"'),
     ("labels-cvae-quadrants", lambda w: ["train", "--model", "cvae-quadrants", "--labels", "50"],
      "the 'cvae-quadrants' model uses none"),
     ("labels-cvae", lambda w: ["train", "--model", "cvae", "--labels", "50"],
@@ -247,7 +247,7 @@ CASES = [
      "outside the support of the 'beta' likelihood"),
     ("bernoulli-on-values-beyond-one",
      lambda w: ["train", "--dataset", w.file("grey2.npy"), "--set", "data.binarize=\"none\""],
-     "use --likelihood gaussian"),
+     'use model.likelihood = "gaussian"'),
     ("five-d-array", lambda w: ["train", "--dataset", w.file("five_d.npy")],
      "accepted shapes"),
     ("empty-array", lambda w: ["train", "--dataset", w.file("empty.npy")], "too few"),
@@ -412,7 +412,7 @@ def test_an_os_error_no_command_caught_is_still_one_line(monkeypatch, capsys):
 
 def test_offline_download_is_one_line_saying_where_it_looked(tmp_path, monkeypatch, capsys):
     """torchvision prints a line per mirror and raises a message of several lines; the user
-    gets one line naming the cache folder and --data-dir."""
+    gets one line naming the cache folder and data.dir."""
     import torchvision
 
     def offline(root, download):
@@ -429,7 +429,7 @@ def test_offline_download_is_one_line_saying_where_it_looked(tmp_path, monkeypat
     err = captured.err
     assert err.startswith("pyrovae: error: ") and err.count("\n") == 1, err
     assert "\\n" not in err, err  # its message of several lines is joined, not escaped
-    assert str(tmp_path / "cache") in err and "--data-dir" in err, err
+    assert str(tmp_path / "cache") in err and "set data.dir to" in err, err
     assert not (tmp_path / "never").exists()
 
 

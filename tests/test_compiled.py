@@ -105,7 +105,7 @@ def test_an_untraceable_component_is_refused_in_one_line(digits, monkeypatch):
 
     monkeypatch.setattr(module.decoder, "forward", reads_a_value)
     compiled = CompiledLoss(module, trainer.objective, backend=None)
-    with pytest.raises(ConfigError, match="cannot be traced.*train without --compile") as info:
+    with pytest.raises(ConfigError, match=r"cannot be traced.*\(train\.compile = false\)") as info:
         compiled(digits.train.x[:8], None, 1.0, 0, 0)
     assert "\n" not in str(info.value)
 

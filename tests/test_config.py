@@ -153,7 +153,8 @@ def test_labels_are_opt_in(kind):
         with pytest.raises(ConfigError, match="conditioned on the label of every example"):
             config_from_dict(raw)
     else:
-        with pytest.raises(ConfigError, match=f"the '{kind}' model uses none: add --model m2"):
+        with pytest.raises(ConfigError,
+                           match=f"the '{kind}' model uses none: use model.kind = \"m2\""):
             config_from_dict(raw)
     assert config_from_dict({"model": {"kind": kind}}).data.labels == 0
 

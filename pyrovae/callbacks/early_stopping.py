@@ -1,5 +1,6 @@
 """Stop when the validation ELBO has not improved for a number of epochs."""
 
+from ..registry import plural
 from .base import CALLBACKS, Callback
 
 __all__ = ["EarlyStopping"]
@@ -29,6 +30,6 @@ class EarlyStopping(Callback):
         if waited >= self.patience:
             fit.stop(
                 f"stopped early after epoch {t.epoch}: the validation ELBO has not improved for "
-                f"{waited} epochs (best {t.best_elbo:.4f} at epoch {t.best_epoch}, patience "
+                f"{plural(waited, 'epoch')} (best {t.best_elbo:.4f} at epoch {t.best_epoch}, patience "
                 f"{self.patience})"
             )

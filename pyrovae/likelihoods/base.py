@@ -63,7 +63,7 @@ class Likelihood(nn.Module):
                 f"{int(bad.sum())} values of {where} lie outside the support of the "
                 f"'{self.registry_name}' likelihood ({self.support}), e.g. {values[0].item():g} "
                 f"(range of the data: {x.min().item():g} to {x.max().item():g}); "
-                f"rescale the data or use --likelihood {self.suggestion}"
+                f"rescale the data or use model.likelihood = \"{self.suggestion}\""
             )
 
     @property

@@ -41,8 +41,8 @@ class BernoulliLikelihood(Likelihood):
             warnings.warn(
                 f"{where} has grey levels in (0, 1): the 'bernoulli' likelihood then gives the "
                 "binary cross-entropy, not a normalized density, so the ELBO is not a bound on "
-                "log p(x); binarize (data.binarize = 'dynamic') or use a density on [0, 1] "
-                "(--likelihood continuous-bernoulli) for a proper one",
+                "log p(x); binarize (data.binarize = \"dynamic\") or use a density on [0, 1] "
+                "(model.likelihood = \"continuous-bernoulli\") for a proper one",
                 stacklevel=2,
             )
 

@@ -16,6 +16,6 @@ def warn_if_binary(likelihood, x, where):
         warnings.warn(
             f"{where} holds only 0s and 1s: the '{likelihood.registry_name}' likelihood models "
             "grey levels; if the data were binarized by the config (data.binarize is 'dynamic' "
-            "by default), pass --set data.binarize=none",
+            "by default), set data.binarize = \"none\"",
             stacklevel=3,
         )

@@ -266,7 +266,7 @@ class ADGM(LatentVariableModel):
         if num_classes is None:
             raise DataError(
                 f"the {_kind(cls)} model needs a labelled data set, but this one has no "
-                "labels; use e.g. --dataset mnist or digits"
+                "labels; use e.g. data.name = \"mnist\" or \"digits\""
             )
         event_shape = tuple(event_shape)
         k = int(num_classes)

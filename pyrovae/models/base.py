@@ -124,7 +124,7 @@ class LatentVariableModel(nn.Module):
             raise ConfigError(
                 f"the {kind} model sums over labels with Pyro's TraceEnum_ELBO, the enumerated "
                 f"form of the 'trace' objective; '{objective.name}' has no enumerated form: use "
-                "--objective trace"
+                "train.objective = \"trace\""
             )
 
     def enumerated(self, objective):
@@ -137,7 +137,7 @@ class LatentVariableModel(nn.Module):
         if type(objective) not in (TraceELBO, Trace_ELBO):
             raise ConfigError(
                 f"the {self.kind} model needs the 'trace' objective (it becomes the enumerated "
-                f"ELBO), got {type(objective).__name__}; use --objective trace"
+                f"ELBO), got {type(objective).__name__}; use train.objective = \"trace\""
             )
         cache = self.__dict__.setdefault("_enumerated", {})
         if id(objective) not in cache:

@@ -131,15 +131,15 @@ class CVAE(LatentVariableModel):
         if num_classes is None:
             raise DataError(
                 "the cvae model needs a labelled data set (its condition is the label), but "
-                "this one has no labels; use e.g. --dataset mnist or digits"
+                "this one has no labels; use e.g. data.name = \"mnist\" or \"digits\""
             )
         prior_name = prior.get("name") if isinstance(prior, dict) else getattr(prior, "name",
                                                                                     prior)
         if class_prior and prior_name != "normal":
             raise ConfigError(
                 f"model.class_prior = true learns a Gaussian p(z|y) per class, which replaces "
-                f"the prior; drop model.prior = {prior_name!r} (--prior) or set "
-                "class_prior = false"
+                f"the prior; drop model.prior = \"{prior_name}\" or set "
+                "model.class_prior = false"
             )
         event_shape = tuple(event_shape)
         k = int(num_classes)

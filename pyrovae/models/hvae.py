@@ -177,8 +177,8 @@ class HVAE(LatentVariableModel):
         super().check_config(config)
         if config.data.labels:
             raise ConfigError(
-                f"data.labels = {config.data.labels} (--labels) is for the semi-supervised "
-                "model: add --model m2, or drop --labels"
+                f"data.labels = {config.data.labels} is for the semi-supervised model: use "
+                "model.kind = \"m2\", or set data.labels = 0"
             )
 
     # -- the two Pyro programs ---------------------------------------------------------------

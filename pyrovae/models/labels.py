@@ -69,8 +69,8 @@ def check_label_options(options):
         if not ok or abs(sum(prior) - 1) > 1e-6:
             raise ConfigError(
                 "model.label_prior must be \"uniform\" or a list of positive class "
-                f"probabilities summing to 1, got {prior!r}; e.g. --set "
-                "model.label_prior=[0.5,0.5]"
+                f"probabilities summing to 1, got {prior!r}; e.g. "
+                "model.label_prior = [0.5, 0.5]"
             )
         options["label_prior"] = [float(p) for p in prior]
     if not options.get("alpha", 1.0) >= 0:

@@ -157,7 +157,7 @@ class M2(LatentVariableModel):
         if num_classes is None:
             raise DataError(
                 "the m2 model needs a labelled data set, but this one has no labels; use e.g. "
-                "--dataset mnist or digits"
+                "data.name = \"mnist\" or \"digits\""
             )
         event_shape = tuple(event_shape)
         k = int(num_classes)

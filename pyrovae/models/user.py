@@ -350,4 +350,4 @@ def _check_support(module, dataset, n=1000):
                   else f"{', '.join(grey[:-1])} and {grey[-1]} splits have")
         warnings.warn(f"the {splits} values in (0, 1), outside the binary support of {what}: "
                       "its log-density is then a cross-entropy, not a density; binarize them "
-                      "with --set data.binarize=dynamic", stacklevel=3)
+                      "with data.binarize = \"dynamic\"", stacklevel=3)

@@ -16,7 +16,8 @@ def _check_image(shape, what):
     if len(shape) != 3:
         raise ConfigError(
             f"the conv {what} needs image data of shape (channels, height, width), got "
-            f"{tuple(shape)}; use --set model.encoder=mlp --set model.decoder=mlp for flat data"
+            f"{tuple(shape)}; use model.encoder = \"mlp\" and model.decoder = \"mlp\" for flat "
+            "data"
         )
 
 

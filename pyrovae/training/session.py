@@ -160,8 +160,7 @@ def resume(run_dir, epochs=None, progress=None, log=print, device=None, num_thre
             raise CheckpointError(f"{run_dir} has finished: {reason}; nothing to resume")
         raise ConfigError(
             f"{run_dir} has run {done} of its {config.train.epochs} epochs: it is finished; "
-            f"continue it to more than {done} epochs (train --resume RUN --epochs N, or "
-            "resume(run_dir, epochs=N) in Python)"
+            f"resume it with more than {done} epochs to extend it"
         )
     session = Session(config, progress, log, state=state, callbacks=callbacks)
     if not session.world.is_main:
@@ -316,7 +315,7 @@ class Session:
         self.log = log if self.world.is_main else _quiet
         _threads(t, self.world, self.log)
         pyro.set_rng_seed(t.seed)
-        self.dataset = load_data(config, self.device)
+        self.dataset = load_data(config, self.device, progress if self.world.is_main else False)
         self.module = build_model(config, self.dataset.event_shape,
                                   self.dataset.num_classes).to(self.device)
         self.module.check_data(self.dataset)

@@ -88,5 +88,5 @@ def test_missing(tmp_path, amat_writer):
 
 
 def test_no_data_dir():
-    with pytest.raises(DataError, match="--data-dir"):
+    with pytest.raises(DataError, match=r"set data\.dir to"):
         load_dataset("binarized-mnist")

@@ -102,7 +102,7 @@ def test_download_failure_is_data_error(tmp_path, monkeypatch):
         raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
 
     monkeypatch.setattr(torchvision.datasets, "MNIST", offline)
-    with pytest.raises(DataError, match="no network.*--data-dir"):
+    with pytest.raises(DataError, match=r"no network.*data\.dir"):
         load_dataset("mnist")
 
 

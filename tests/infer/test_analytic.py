@@ -110,5 +110,5 @@ def test_a_vae_is_told_to_use_meanfield_in_words_for_python_and_the_cli():
 def test_labels_without_m2_are_refused():
     import pyrovae as pv
 
-    with pytest.raises(pv.ConfigError, match="--model m2"):
+    with pytest.raises(pv.ConfigError, match='model.kind = "m2"'):
         pv.load_config(None, ["data.labels=50"])

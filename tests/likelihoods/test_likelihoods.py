@@ -196,7 +196,7 @@ def test_outside_support_is_refused_with_a_suggestion(name):
     x = torch.full((3, 1, 2, 2), 0.5)
     x[1, 0, 1, 1] = OUTSIDE[name]
     assert not lik.in_support(x).all()
-    with pytest.raises(DataError, match=f"--likelihood {lik.suggestion}") as info:
+    with pytest.raises(DataError, match=f'model.likelihood = "{lik.suggestion}"') as info:
         lik.check_data(x, "the test data")
     assert lik.suggestion in LIKELIHOODS
     assert name in str(info.value)
@@ -243,7 +243,7 @@ def test_categorical_reads_digits_levels_exactly():
 @pytest.mark.parametrize("name", ["continuous-bernoulli", "gaussian", "laplace", "categorical"])
 def test_grey_level_likelihoods_warn_on_binarized_data(name):
     lik = build(name, CASES[name][0], (1, 2, 2))
-    with pytest.warns(UserWarning, match="data.binarize=none"):
+    with pytest.warns(UserWarning, match='data.binarize = "none"'):
         lik.check_data(torch.randint(0, 2, (3, 1, 2, 2)).float())
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -103,7 +103,7 @@ def test_a_resume_that_cannot_match_says_so(tmp_path):
     run = tmp_path / "run"
     pv.train(config(run, "train.epochs=2"), **QUIET)
     with pytest.raises(ConfigError, match=r"has run 2 of its 2 epochs: it is finished; "
-                       r"continue it to more than 2 epochs \(train --resume RUN --epochs N"):
+                       r"resume it with more than 2 epochs to extend it"):
         resume(run, **QUIET)
     text = (run / "config.toml").read_text()
     (run / "config.toml").write_text(text.replace("lr = 0.001", "lr = 0.01"))

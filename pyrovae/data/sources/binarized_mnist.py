@@ -61,8 +61,8 @@ def binarized_mnist(data_dir=None):
     expected = "binarized_mnist/binarized_mnist_{train,valid,test}.amat[.gz]"
     if data_dir is None:
         raise DataError(
-            "binarized-mnist has no standard download: pass --data-dir pointing at a folder "
-            f"that holds {expected}"
+            "binarized-mnist has no standard download: set data.dir to a folder that holds "
+            f"{expected}"
         )
     data_dir = Path(data_dir).expanduser()
     paths = {s: _find(data_dir, s) for s in ("train", "valid", "test")}

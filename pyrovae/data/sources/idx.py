@@ -73,7 +73,7 @@ def load_torchvision_layout(data_dir, folder):
     primary = data_dir / folder / "raw"
     if not data_dir.is_dir():
         raise DataError(
-            f"data folder {data_dir} does not exist; --data-dir must point at a torchvision-layout "
+            f"data folder {data_dir} does not exist; data.dir must point at a torchvision-layout "
             f"folder holding {primary}/{{{','.join(FILES.values())}}}[.gz]"
         )
     folders = [primary, data_dir / "raw", data_dir]
@@ -126,7 +126,7 @@ def download_torchvision(cls_name, folder):
         reason = " ".join(str(e).split())[:200]
         raise DataError(
             f"could not download {folder} into {root} ({type(e).__name__}: {reason}); there is "
-            f"probably no network: pass --data-dir pointing at a torchvision-layout folder "
+            f"probably no network: set data.dir to a torchvision-layout folder "
             f"that holds {folder}/raw/{{{','.join(FILES.values())}}}[.gz]"
         ) from None
     return root
