@@ -65,7 +65,7 @@ def main():
     # and the guide calls  pyro.sample("z", q(z|x)). Matching site names pair them up.
 
     # 3. The objective. Trace_ELBO estimates the ELBO by Monte Carlo; TraceMeanField_ELBO
-    #    uses the closed-form KL between two Gaussians instead, which has lower variance.
+    #    uses the closed-form KL between two Gaussians instead: its gradient has lower variance.
     elbo = pyro.infer.TraceMeanField_ELBO()
 
     # 4. The SVI loop. The ELBO is a differentiable torch scalar, so any torch optimizer works.

@@ -18,6 +18,42 @@ or train a run directory from a config, exactly as ``pyrovae train`` does, and r
 """
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    # What a type checker sees: every public name with its real type (``X as X``: re-exported).
+    # At run time each is imported the first time it is used, by __getattr__ below.
+    from .callbacks import CALLBACKS as CALLBACKS, Callback as Callback
+    from .config import (
+        Component as Component, Config as Config, load_config as load_config,
+        with_values as with_values,
+    )
+    from .data import Batcher as Batcher, DataSet as DataSet, load_dataset as load_dataset
+    from .errors import (
+        CallbackError as CallbackError, CheckpointError as CheckpointError,
+        ConfigError as ConfigError, DataError as DataError, PyroVAEError as PyroVAEError,
+        TrainingError as TrainingError,
+    )
+    from .guides import Posterior as Posterior
+    from .infer import (
+        elbo_terms as elbo_terms, evaluate_elbo as evaluate_elbo,
+        evaluate_log_likelihood as evaluate_log_likelihood, importance_bound as importance_bound,
+        naive_estimate as naive_estimate,
+    )
+    from .likelihoods import Likelihood as Likelihood
+    from .models import LatentVariableModel as LatentVariableModel, VAE as VAE
+    from .models.user import as_model as as_model
+    from .params import OwnParameters as OwnParameters
+    from .priors import Prior as Prior
+    from .registries import (
+        DATASETS as DATASETS, DECODERS as DECODERS, ENCODERS as ENCODERS, GUIDES as GUIDES,
+        LIKELIHOODS as LIKELIHOODS, MODELS as MODELS, OBJECTIVES as OBJECTIVES,
+        OPTIMIZERS as OPTIMIZERS, PRIORS as PRIORS, REGISTRIES as REGISTRIES,
+        SCHEDULERS as SCHEDULERS,
+    )
+    from .registry import Registry as Registry
+    from .runs import Run as Run, load_run as load_run
+    from .training import Trainer as Trainer, fit as fit, train as train
 
 #: public name -> the submodule that defines it. ``import pyrovae`` imports none of them (no
 #: torch, no Pyro): ``pyrovae --help`` answers at once, and each name is imported the first time
@@ -46,7 +82,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name):
+def _getattr(name: str) -> object:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
         globals()[name] = value  # imported once
@@ -59,8 +95,12 @@ def __getattr__(name):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+if not TYPE_CHECKING:  # to type checkers, a name not imported above does not exist (a typo)
+    __getattr__ = _getattr
 
 
 from ._version import __version__

@@ -84,7 +84,11 @@ def _parser():
                                 parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and write a run directory")
-    t.add_argument("--config", metavar="FILE", help="a TOML config file")
+    source = t.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="FILE", help="a TOML config file")
+    source.add_argument("--recipe", metavar="NAME",
+                        help="a published protocol shipped with pyrovae, as the config file "
+                        "(pyrovae list recipes)")
     t.add_argument("--dataset", metavar="NAME", help="data set name or .npy/.npz path")
     t.add_argument("--data-dir", metavar="DIR", help="folder holding the data set")
     t.add_argument("--model", metavar="KIND",
@@ -199,7 +203,9 @@ def _parser():
                    help="the PNG to write (default curves.png)")
 
     ls = sub.add_parser("list", help="every registered component with a description "
-                        "(plugins and --import included)")
+                        "(plugins and --import included), and the recipes")
+    ls.add_argument("section", nargs="?", metavar="SECTION",
+                    help="list only this: recipes, models, priors, ... (default: all)")
     ls.add_argument("--json", action="store_true")
     for command in sub.choices.values():
         command.add_argument(
@@ -257,7 +263,8 @@ def _resume_only(args):
     """``--resume`` continues a run as it was configured: refuse any flag that would change
     it; the device (``--device``) and ``--set train.num_threads=N`` may change. Returns the
     thread count given, or ``None``."""
-    given = [f"--{flag.replace('_', '-')}" for flag in (*TRAIN_FLAGS, "config", "overwrite")
+    given = [f"--{flag.replace('_', '-')}"
+             for flag in (*TRAIN_FLAGS, "config", "recipe", "overwrite")
              if flag not in ("epochs", "device") and getattr(args, flag)]  # (--import imports)
     settings = {}
     for assignment in args.set:
@@ -306,7 +313,13 @@ def cmd_train(args):
         overrides = list(args.set)
         if args.compile is not None:
             overrides.append(f"train.compile={str(args.compile).lower()}")
-        config = load_config(args.config, overrides, imports=args.imports, **flags)
+        if args.recipe is not None:
+            from . import recipes
+
+            with recipes.path(args.recipe) as recipe:
+                config = load_config(recipe, overrides, imports=args.imports, **flags)
+        else:
+            config = load_config(args.config, overrides, imports=args.imports, **flags)
         run_dir, module, rows = train(config, progress=progress, overwrite=args.overwrite,
                                       log=log)
     seconds = time.perf_counter() - start
@@ -483,9 +496,23 @@ def cmd_sample(args):
 
 
 def cmd_list(args):
-    from .registries import REGISTRIES  # the live registries: plugins and --import included
+    from . import recipes
 
-    table = {heading: registry.describe() for heading, registry in REGISTRIES.items()}
+    if args.section == "recipes":  # without the registries (and torch)
+        table = {"recipes": recipes.describe()}
+    else:
+        from .registries import REGISTRIES  # the live registries: plugins and --import included
+
+        table = {heading: registry.describe() for heading, registry in REGISTRIES.items()}
+        table["recipes"] = recipes.describe()
+        if args.section is not None:
+            if args.section not in table:
+                from .registry import closest
+
+                raise PyroVAEError(f"pyrovae list has no section '{args.section}'"
+                                   f"{closest(args.section, table)}; choose one of: "
+                                   f"{', '.join(table)}")
+            table = {args.section: table[args.section]}
     if args.json:
         print(json.dumps(table, indent=2))
         return 0

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pyro
 import torch
 
-from .registry import Component
+from .registry import Component, plural
 from .errors import ConfigError
 from .infer.elbo import NoClosedForm, evaluate_elbo
 from .infer.gradients import gradient_noise
@@ -291,7 +291,7 @@ def _number(value, width, digits, style="f"):
 def format_comparison(result):
     """The comparison as plain-text tables."""
     lines = [
-        f"estimators of log p(x), nats per example ({result['num_examples']} examples, "
+        f"estimators of log p(x), nats per example ({plural(result['num_examples'], 'example')}, "
         f"{result['repeats']} repeats):",
         f"  {'estimator':<26} {'K':>5} {'mean':>11} {'std(runs)':>10} {'stderr':>8} "
         f"{'time/s':>8}",
@@ -306,7 +306,7 @@ def format_comparison(result):
         "  std(runs): spread of the mean over repeated runs (Monte Carlo noise); stderr: over "
         "examples",
         "",
-        f"gradient noise on a batch of {result['gradient_batch']} examples "
+        f"gradient noise on a batch of {plural(result['gradient_batch'], 'example')} "
         f"({result['gradient_draws']} draws; variance = mean per-coordinate variance of the "
         "gradient per example, snr = |E g| / sqrt(tr Cov g)):",
         f"  {'objective':<10} {'particles':>9} {'group':<8} {'variance':>11} {'snr':>8}",

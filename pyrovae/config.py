@@ -24,8 +24,11 @@ the kinds declare: ``data.labels`` is refused for a kind that does not declare `
 import copy
 import dataclasses
 import math
+import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .data.arrays import is_array_file
 from .data.features import DRAWS, UNITS
@@ -142,7 +145,9 @@ class TrainConfig:
     on the test split, from ``best.pt``, to ``results.json``; training stops when a step's loss or gradient is not
     finite, or its loss exceeds the running level by ``divergence_factor`` (0: finiteness only;
     see :mod:`pyrovae.divergence`). ``compile = true`` traces the step's loss and gradient into
-    one graph and compiles it (:mod:`pyrovae.compiled`). ``callbacks`` lists registered
+    one graph and compiles it (:mod:`pyrovae.compiled`). ``clip_grad_norm = C`` > 0 rescales
+    each step's gradient to a global L2 norm of at most C, then ``clip_grad_value = V`` > 0 clamps
+    its entries to [−V, V] (0: off; Maaløe et al.'s ADGM code uses 5 and 1). ``callbacks`` lists registered
     training callbacks to add to the run's own (:mod:`pyrovae.callbacks`), each a name or a
     table: ``callbacks = [{ name = "mlflow", experiment = "digits" }]``; a resume may change
     them (they report, they do not change what is learned).
@@ -164,6 +169,8 @@ class TrainConfig:
     final_iwae_k: int = 0
     divergence_factor: float = 1000.0
     compile: bool = False
+    clip_grad_norm: float = 0.0
+    clip_grad_value: float = 0.0
     callbacks: list = field(default_factory=list, metadata={"registry": "callback",
                                                             "many": True})
 
@@ -220,6 +227,8 @@ _NON_NEGATIVE = {
     "model.kl_weight",
     "train.divergence_factor",
     "train.final_iwae_k",
+    "train.clip_grad_norm",
+    "train.clip_grad_value",
     "train.epochs",
     "model.kl_warmup_epochs",
     "train.num_threads",
@@ -617,7 +626,7 @@ def config_to_dict(config):
     return out
 
 
-def with_values(config, **values):
+def with_values(config: Config, **values: Any) -> Config:
     """A copy of ``config`` with ``values`` (``"section.key"`` -> value) set, each checked like
     a key of a TOML file; ``config`` itself is not changed. ::
 
@@ -632,7 +641,8 @@ def with_values(config, **values):
     return config
 
 
-def load_config(path=None, overrides=(), imports=(), **flags):
+def load_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
+                imports: Sequence[str] = (), **flags: Any) -> Config:
     """Load a config: defaults, then the TOML file at ``path``, then ``flags`` (``"section.key"``
     -> value, for the named CLI flags; ``None`` values are skipped), then ``overrides``
     (``"section.key=value"`` strings). Raises :class:`ConfigError` on any unknown name or key.

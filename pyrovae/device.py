@@ -6,9 +6,15 @@ Other torch device types (``meta``, ``xpu``, ...) are refused: pyrovae is tested
 written for CUDA.
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["check_device_name", "resolve_device"]
 
@@ -27,7 +33,7 @@ def check_device_name(name, where=None):
     return name
 
 
-def resolve_device(name):
+def resolve_device(name: str) -> torch.device:
     """A ``torch.device`` for ``name`` that exists here (``"auto"``: CUDA when available)."""
     import torch
 

@@ -7,17 +7,17 @@ import torch
 
 from .errors import PyroVAEError
 from .files import atomic_write
+from .registry import plural
 
 
-def _pyplot():
-    """matplotlib's pyplot on the Agg backend (no display), imported when a figure is drawn:
-    importing it costs about 0.3 s, which training should not pay before its first epoch."""
-    import matplotlib
+def _figure(**options):
+    """A new :class:`matplotlib.figure.Figure`, drawn with no pyplot and no backend: nothing of
+    the process's matplotlib state changes (a notebook keeps its inline figures). Imported
+    when a figure is drawn: it costs about 0.3 s, which training should not pay before its
+    first epoch."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**options)
 
 __all__ = [
     "as_images",
@@ -56,8 +56,9 @@ def save_grid(images, path, nrow, target_width=640, elsewhere="another run direc
     array = grid.permute(1, 2, 0).numpy()
     options = {"cmap": "gray", "vmin": 0.0, "vmax": 1.0} if array.shape[-1] == 1 else {}
     png = io.BytesIO()  # rendered in memory, then written atomically (fsync, 0644, one-line errors)
-    plt = _pyplot()
-    plt.imsave(png, array[..., 0] if array.shape[-1] == 1 else array, format="png", **options)
+    from matplotlib.image import imsave
+
+    imsave(png, array[..., 0] if array.shape[-1] == 1 else array, format="png", **options)
     return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
 
@@ -86,8 +87,8 @@ def save_comparison_plot(result, path, elsewhere="another path"):
     against K (samples or particles, log axis; error bars: std across repeated runs), and the
     gradient variance against particles for the Monte Carlo (trace) and analytic (meanfield) KL
     objectives, per parameter group (log-log)."""
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = _figure(figsize=(11, 4.2))
+    left, right = fig.subplots(1, 2)
     styles = {"importance": "o-", "elbo-mc": "s--", "elbo-analytic": "^--", "naive": "D"}
     families = {}
     for row in result["estimators"]:
@@ -102,7 +103,7 @@ def save_comparison_plot(result, path, elsewhere="another path"):
     left.set_xscale("log")
     left.set_xlabel("K (samples per example; particles for the ELBO)")
     left.set_ylabel("nats per example")
-    left.set_title(f"estimates of log p(x) ({result['num_examples']} examples)")
+    left.set_title(f"estimates of log p(x) ({plural(result['num_examples'], 'example')})")
     left.grid(True, which="both", alpha=0.3)
     left.legend(fontsize=8)
 
@@ -127,10 +128,9 @@ def save_comparison_plot(result, path, elsewhere="another path"):
 
 
 def save_figure(fig, path, dpi=100, elsewhere="another -o"):
-    """Render ``fig`` as PNG in memory, close it, and write it atomically to ``path``."""
+    """Render ``fig`` as PNG in memory and write it atomically to ``path``."""
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=dpi)
-    _pyplot().close(fig)
     return atomic_write(path, lambda f: f.write(png.getvalue()), elsewhere)
 
 
@@ -159,8 +159,10 @@ def training_curves_figure(runs):
     has the colour ``C{i}`` in every panel, so one legend (above the panels) names them all
     even where a run has no points; the learning rate is drawn as steps (it is constant
     within an epoch)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    from matplotlib.lines import Line2D
+
+    fig = _figure(figsize=(11, 7.5))
+    axes = fig.subplots(2, 2)
     for ax, (column, title, log) in zip(axes.flat, CURVES):
         for i, (label, rows) in enumerate(runs):
             points = _points(rows, column, log)
@@ -174,7 +176,7 @@ def training_curves_figure(runs):
         if log and ax.lines:
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
-    handles = [plt.Line2D([], [], color=f"C{i}", label=label) for i, (label, _) in enumerate(runs)]
+    handles = [Line2D([], [], color=f"C{i}", label=label) for i, (label, _) in enumerate(runs)]
     rows = max(1, math.ceil(len(handles) / 3))
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.035 * rows))
     if handles:

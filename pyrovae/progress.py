@@ -7,7 +7,7 @@ an estimate of the time left.
 
 import sys
 
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto would want ipywidgets in a notebook
 
 __all__ = ["format_duration", "progress_bar", "shows_progress"]
 

@@ -20,10 +20,14 @@ Components of installed packages are found through the entry-point group ``pyrov
 imported, and registers what it defines like the decorator above.
 """
 
+from __future__ import annotations
+
 import difflib
 import inspect
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, overload
 
 from .errors import ConfigError
 from .plugins import load_entry_points
@@ -130,14 +134,18 @@ def plain_text(text):
     return _MARKUP.sub(replace, text)
 
 
+#: a component factory: what :meth:`Registry.register` registers and returns
+_F = TypeVar("_F")
+
+
 @dataclass
 class Component:
     """A component chosen by name, with keyword options for its constructor."""
 
     name: str
-    options: dict = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, **self.options}
 
 
@@ -159,15 +167,24 @@ class Registry:
         (:func:`pyrovae.models.user.model_class`); ``what`` names it for messages.
     """
 
-    def __init__(self, kind, builder_args=(), constructor=None, loader=None, adapt=None):
+    def __init__(self, kind: str, builder_args: Sequence[str] = (), constructor: str | None = None,
+                 loader: Callable[[str], Any] | None = None,
+                 adapt: Callable[[Any, str], Any] | None = None) -> None:
         self.kind = kind
         self.builder_args = tuple(builder_args)
         self.constructor = constructor
         self.loader = loader
         self.adapt = adapt
-        self._entries = {}
+        self._entries: dict[str, tuple[Any, str]] = {}
 
-    def register(self, name, factory=None, *, description=None):
+    @overload
+    def register(self, name: str, factory: None = None, *,
+                 description: str | None = None) -> Callable[[_F], _F]: ...
+
+    @overload
+    def register(self, name: str, factory: _F, *, description: str | None = None) -> _F: ...
+
+    def register(self, name: str, factory: Any = None, *, description: str | None = None) -> Any:
         """Register ``factory`` under ``name``; usable as ``@registry.register("name")``.
 
         :param str name: the name used in configs and on the command line.
@@ -185,21 +202,21 @@ class Registry:
 
         return add if factory is None else add(factory)
 
-    def __contains__(self, name):
+    def __contains__(self, name: object) -> bool:
         _plugins_ready()
         return name in self._entries
 
-    def names(self):
+    def names(self) -> list[str]:
         """Registered names, sorted (plugins included)."""
         _plugins_ready()
         return sorted(self._entries)
 
-    def describe(self):
+    def describe(self) -> dict[str, str]:
         """``{name: one-line description}`` for every registered component, in plain text (the
         docstrings' reStructuredText markup removed, :func:`plain_text`)."""
         return {name: plain_text(self._entries[name][1]) for name in self.names()}
 
-    def get(self, name):
+    def get(self, name: str) -> Any:
         """The factory registered as ``name`` (or that :attr:`loader` loads for it); an unknown
         name raises :class:`ConfigError`."""
         _plugins_ready()
@@ -222,7 +239,7 @@ class Registry:
             return getattr(factory, self.constructor)
         return factory
 
-    def options(self, name):
+    def options(self, name: str) -> dict[str, Any]:
         """``{option: default}`` for the config options of ``name`` (``inspect.Parameter.empty``
         marks a required one)."""
         params = inspect.signature(self._callable(self.get(name))).parameters.values()
@@ -233,7 +250,8 @@ class Registry:
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
         }
 
-    def check_options(self, name, options, where=None):
+    def check_options(self, name: str, options: Mapping[str, Any],
+                      where: str | None = None) -> dict[str, Any]:
         """Raise :class:`ConfigError` if ``options`` has a key ``name`` does not accept or lacks a
         required one. Returns the options with defaults filled in."""
         accepted = self.options(name)
@@ -255,7 +273,7 @@ class Registry:
                 full[key] = default
         return full
 
-    def build(self, name, context=None, **options):
+    def build(self, name: str, context: Mapping[str, Any] | None = None, **options: Any) -> Any:
         """Call the factory registered as ``name`` with ``options`` and those entries of
         ``context`` (e.g. ``z_dim``, ``event_shape``) that its signature names."""
         target = self._callable(self.get(name))
@@ -263,7 +281,7 @@ class Registry:
         extra = {k: v for k, v in (context or {}).items() if k in wanted}
         return target(**extra, **options)
 
-    def resolve(self, spec, context=None):
+    def resolve(self, spec: Any, context: Mapping[str, Any] | None = None) -> Any:
         """Turn ``spec`` into a component: the one step where configs and Python objects meet.
 
         ``spec`` may be a registered name (``"normal"``), a table ``{"name": ..., **options}``,

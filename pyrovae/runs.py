@@ -13,14 +13,25 @@ Reading a run depends on nothing of the machine that reads it: a run trained wit
 or on a GPU is read on a 2-core laptop with ``device="cpu"``.
 """
 
+from __future__ import annotations
+
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .checkpoint import load_checkpoint
 from .config import with_values
 from .device import resolve_device
 from .runfiles import BEST, CHECKPOINT, load_run_config, read_metrics, read_results
 from .run_data import load_data
+
+if TYPE_CHECKING:
+    import torch
+
+    from .config import Config
+    from .data.base import DataSet
+    from .models.base import LatentVariableModel
 
 __all__ = ["Run", "load_run", "open_run"]
 
@@ -40,29 +51,32 @@ class Run:
     """
 
     dir: Path
-    config: object
-    model: object
-    data: object
-    checkpoint: dict = field(repr=False)
-    device: object = None
+    config: Config
+    model: LatentVariableModel
+    data: DataSet | None
+    checkpoint: dict[str, Any] = field(repr=False)
+    device: torch.device | None = None
 
     @property
-    def epoch(self):
+    def epoch(self) -> int:
         """The epoch the weights are from."""
         return int(self.checkpoint["epoch"])
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[dict[str, Any]]:
         """The rows of ``metrics.csv`` (:func:`~pyrovae.runfiles.read_metrics`)."""
         return read_metrics(self.dir)
 
     @property
-    def results(self):
+    def results(self) -> dict[str, Any] | None:
         """The dict of ``results.json``; ``None`` while the run has not finished."""
         return read_results(self.dir)
 
 
-def open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
+def open_run(
+    run_dir: str | os.PathLike[str], device: str | torch.device = "cpu",
+    data_dir: str | os.PathLike[str] | None = None, checkpoint: str = "best",
+) -> tuple[Config, LatentVariableModel, dict[str, Any], torch.device]:
     """The config, model and checkpoint of a run: ``(config, module, checkpoint_dict, device)``,
     without its data (:func:`load_run` reads that too).
 
@@ -85,7 +99,9 @@ def open_run(run_dir, device="cpu", data_dir=None, checkpoint="best"):
     return config, module, state, device
 
 
-def load_run(run_dir, checkpoint="best", device="cpu", data=True, data_dir=None):
+def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "best",
+             device: str | torch.device = "cpu", data: bool = True,
+             data_dir: str | os.PathLike[str] | None = None) -> Run:
     """A trained run, ready to evaluate, sample or continue studying (:class:`Run`).
 
     :param run_dir: the run directory (written by ``pyrovae train`` or :func:`pyrovae.fit`).

@@ -10,7 +10,7 @@ def test_defaults_are_resolved_with_every_option():
     config = load_config()
     assert config.data.name == "digits"
     assert config.model.prior == Component("normal", {})
-    assert config.model.guide.options == {"min_scale": 1e-4}
+    assert config.model.guide.options == {"min_scale": 1e-4, "scale": "softplus"}
     assert config.train.objective.options == {"num_particles": 1}
     assert config.model.likelihood.name == "bernoulli"
 

@@ -120,3 +120,25 @@ def test_training_curves_keep_each_runs_colour_and_size(tmp_path):
     path = save_training_curves([("a", a), ("b", b)], tmp_path / "curves.png")
     with Image.open(path) as picture:
         assert picture.format == "PNG" and picture.size == (1100, 750)
+
+
+def test_drawing_figures_leaves_matplotlib_as_it_was(tmp_path):
+    """Figures are drawn on a bare ``matplotlib.figure.Figure``: pyplot is never imported and
+    the backend never switched, so a notebook's inline figures keep working after training."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys, matplotlib, torch
+backend = dict.__getitem__(matplotlib.rcParams, "backend")  # raw: get_backend() loads pyplot
+from pyrovae.plots import save_grid, save_training_curves
+save_grid(torch.rand(4, 1, 8, 8), {str(tmp_path / 'g.png')!r}, nrow=2)
+save_training_curves([("a", [{{"epoch": 1, "train_loss": 2.0, "valid_elbo": -2.0,
+                               "valid_kl": 0.5, "lr": 1e-3}}])], {str(tmp_path / 'c.png')!r})
+assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
+assert dict.__getitem__(matplotlib.rcParams, "backend") == backend
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+    assert (tmp_path / "g.png").stat().st_size > 0 and (tmp_path / "c.png").stat().st_size > 0

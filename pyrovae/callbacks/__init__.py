@@ -7,5 +7,5 @@ from .mlflow import MLflowLogger
 from .progress import ProgressBar
 from .tensorboard import TensorBoard
 
-__all__ = sorted(["CALLBACKS", "Callback", "EarlyStopping", "Fit", "MLflowLogger",
-                  "ProgressBar", "TensorBoard"])
+__all__ = ["CALLBACKS", "Callback", "EarlyStopping", "Fit", "MLflowLogger", "ProgressBar",
+           "TensorBoard"]

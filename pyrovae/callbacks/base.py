@@ -26,8 +26,11 @@ reported as a :class:`~pyrovae.errors.CallbackError` that names the callback and
 run's last checkpoint (written atomically) stays intact.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..registry import Registry
 
@@ -41,19 +44,19 @@ class Callback:
     """A training callback: override the hooks you need (each does nothing by default)."""
 
     #: the callback's name in error messages (default: its class name)
-    name = None
+    name: str | None = None
 
-    def on_fit_start(self, fit):
+    def on_fit_start(self, fit: Fit) -> None:
         """Before the first epoch of :meth:`~pyrovae.training.Trainer.fit`."""
 
-    def on_epoch_end(self, fit):
+    def on_epoch_end(self, fit: Fit) -> None:
         """After every epoch; ``fit.row`` is the epoch's metrics row, ``fit.improved`` says
         whether its validation ELBO is the best so far."""
 
-    def on_fit_end(self, fit):
+    def on_fit_end(self, fit: Fit) -> None:
         """After the last epoch, or when training stopped with an error (``fit.error``)."""
 
-    def on_run_end(self, fit, results):
+    def on_run_end(self, fit: Fit, results: dict[str, Any]) -> None:
         """A run directory's final reports (see the module's docstring)."""
 
     # on_step_end(self, fit, loss) is called only where a callback defines it: it runs after
@@ -85,34 +88,36 @@ class Fit:
     :ivar error: the exception that ended training, in :meth:`Callback.on_fit_end`.
     """
 
-    trainer: object
-    dataset: object
+    # (``Any`` where the type lives in a layer above the callbacks': a Trainer, a DataSet, ...)
+    trainer: Any
+    dataset: Any
     epochs: int
-    rows: list = field(default_factory=list)
-    row: dict = None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row: dict[str, Any] | None = None
     improved: bool = False
-    run: object = None
-    config: object = None
-    settings: dict = None
-    batches: object = None
-    error: BaseException = None
+    run: Any = None
+    config: Any = None
+    settings: dict[str, Any] | None = None
+    batches: Any = None
+    error: BaseException | None = None
 
     @property
-    def module(self):
+    def module(self) -> Any:
+        """The model being trained (``fit.trainer.module``)."""
         return self.trainer.module
 
     @property
-    def run_dir(self):
+    def run_dir(self) -> Path | None:
         """Where the run's files go now (its staging directory until the first checkpoint
         commits it, then the run directory); ``None`` without a run."""
         return None if self.run is None else Path(self.run.path)
 
     @property
-    def epoch(self):
+    def epoch(self) -> int:
         """Epochs done so far."""
         return self.trainer.epoch
 
-    def stop(self, reason):
+    def stop(self, reason: str) -> None:
         """End training after this epoch; ``reason`` is reported and kept in results.json."""
         if self.trainer.stop_reason is None:
             self.trainer.stop_reason = reason

@@ -51,10 +51,10 @@ class Split:
     x: torch.Tensor
     y: torch.Tensor | None = None
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.x.shape[0]
 
-    def to(self, device):
+    def to(self, device: str | torch.device) -> "Split":
         """This split with its tensors on ``device``."""
         return Split(self.x.to(device), None if self.y is None else self.y.to(device))
 
@@ -81,13 +81,13 @@ class DataSet:
     train: Split
     valid: Split
     test: Split
-    event_shape: tuple
+    event_shape: tuple[int, ...]
     num_classes: int | None = None
     binarize: str = "none"
     labelled: torch.Tensor | None = None
     train_std: torch.Tensor | None = None
 
-    def split(self, name):
+    def split(self, name: str) -> Split:
         """The split called ``name`` (``"train"``, ``"valid"`` or ``"test"``)."""
         if name not in SPLITS:
             raise DataError(
@@ -95,12 +95,13 @@ class DataSet:
             )
         return getattr(self, name)
 
-    def to(self, device):
+    def to(self, device: str | torch.device) -> "DataSet":
         """A copy of this data set with every tensor moved to ``device``."""
         std = None if self.train_std is None else self.train_std.to(device)
         return replace(self, train_std=std, **{s: getattr(self, s).to(device) for s in SPLITS})
 
-    def batches(self, batch_size, seed, labelled_every=1, labelled_batch=0):
+    def batches(self, batch_size: int, seed: int, labelled_every: int = 1,
+                labelled_batch: int = 0) -> Batcher | SemiSupervisedBatcher:
         """The training batches, a re-iterable of ``(x, y)`` (``y`` ``None`` where there are no
         labels, or for an unlabelled batch); each pass is one epoch, and the same ``seed`` gives
         the same sequence of epochs. The data layer decides everything about them: the order,

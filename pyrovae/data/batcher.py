@@ -7,7 +7,11 @@ around them), and yields contiguous slices (views) of the result. On a GPU this 
 pipeline at a few kernel launches per epoch.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -35,8 +39,9 @@ class Batcher:
         sequence of epochs.
     """
 
-    def __init__(self, x, y=None, *, batch_size, shuffle=True, drop_last=False,
-                 dynamic_binarize=False, noise_std=None, seed=0):
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None = None, *, batch_size: int,
+                 shuffle: bool = True, drop_last: bool = False, dynamic_binarize: bool = False,
+                 noise_std: torch.Tensor | None = None, seed: int = 0) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = x.shape[0]
@@ -65,15 +70,15 @@ class Batcher:
         self.generator = torch.Generator(device=x.device).manual_seed(seed)
 
     @property
-    def num_examples(self):
+    def num_examples(self) -> int:
         return self.x.shape[0]
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Batches per epoch."""
         n = self.num_examples
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         x, y, std = self.x, self.y, self.noise_std
         if self.shuffle:
             perm = torch.randperm(self.num_examples, generator=self.generator, device=x.device)
@@ -95,12 +100,12 @@ class Batcher:
         for i in range(len(self)):
             yield x[i * b:(i + 1) * b], None if y is None else y[i * b:(i + 1) * b]
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, torch.Tensor]:
         """The generator's state: with it a resumed run draws the same epochs (order and
         dynamic binarization) as the uninterrupted one."""
         return {"generator": self.generator.get_state()}
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self.generator.set_state(state["generator"])
 
     def __repr__(self):

@@ -8,8 +8,11 @@ Splitting uses its own seed (``split_seed``), independent of the training seed: 
 run of a data set sees the same test set, so their scores are comparable.
 """
 
+import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -116,17 +119,17 @@ def _resolve(name, data_dir, options):
 
 
 def load_dataset(
-    name,
+    name: str | os.PathLike[str],
     *,
-    data_dir=None,
-    binarize="none",
-    seed=0,
-    valid_fraction=0.1,
-    test_fraction=0.2,
-    split_seed=0,
-    labels=0,
-    options=None,
-):
+    data_dir: str | os.PathLike[str] | None = None,
+    binarize: str = "none",
+    seed: int = 0,
+    valid_fraction: float = 0.1,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+    labels: int = 0,
+    options: Mapping[str, Any] | None = None,
+) -> DataSet:
     """Load, split, validate and optionally binarize a data set.
 
     :param str name: a registered data set (see ``DATASETS.names()``) or a path ending in

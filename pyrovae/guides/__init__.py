@@ -5,4 +5,4 @@ from .diag_normal import DiagNormal
 from .full_rank import FullRank
 from .iaf import IAF
 
-__all__ = sorted(["DiagNormal", "FullRank", "GUIDES", "IAF", "Posterior"])
+__all__ = ["DiagNormal", "FullRank", "GUIDES", "IAF", "Posterior"]

@@ -6,9 +6,17 @@ family says how many features it needs (:attr:`Posterior.num_features`), and the
 with that many outputs.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
 from torch import nn
 
 from ..registry import Registry
+
+if TYPE_CHECKING:
+    from pyro.distributions import Distribution  # a Pyro distribution, for pyro.sample
 
 __all__ = ["GUIDES", "Posterior"]
 
@@ -22,15 +30,15 @@ class Posterior(nn.Module):
     :param int z_dim: the latent dimension.
     """
 
-    def __init__(self, z_dim):
+    def __init__(self, z_dim: int) -> None:
         super().__init__()
         self.z_dim = int(z_dim)
 
     @property
-    def num_features(self):
+    def num_features(self) -> int:
         """How many encoder outputs this family consumes."""
         raise NotImplementedError
 
-    def forward(self, h):
+    def forward(self, h: torch.Tensor) -> Distribution:
         """Return q(z|x) from encoder features ``h``."""
         raise NotImplementedError

@@ -7,16 +7,5 @@ from .logmeanexp import log_mean_exp
 from .naive import naive_estimate
 from .objectives import OBJECTIVES
 
-__all__ = sorted(
-    [
-        "OBJECTIVES",
-        "analytic_kl",
-        "elbo_terms",
-        "evaluate_elbo",
-        "evaluate_log_likelihood",
-        "gradient_noise",
-        "importance_bound",
-        "log_mean_exp",
-        "naive_estimate",
-    ]
-)
+__all__ = ["OBJECTIVES", "analytic_kl", "elbo_terms", "evaluate_elbo", "evaluate_log_likelihood",
+           "gradient_noise", "importance_bound", "log_mean_exp", "naive_estimate"]

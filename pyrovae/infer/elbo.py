@@ -8,13 +8,19 @@ the Monte Carlo estimate E_q[log q − log p] from the same draws; enumerated si
 exactly.
 """
 
+from __future__ import annotations
+
 import math
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.distributions import kl_divergence
 
 from . import traces
 from .traces import NoClosedForm, summary_method
+
+if TYPE_CHECKING:
+    from ..distributed import World
 
 __all__ = ["NoClosedForm", "analytic_kl", "elbo_terms", "evaluate_elbo", "summarize"]
 
@@ -27,7 +33,8 @@ def analytic_kl(q, p):
         return None
 
 
-def elbo_terms(model, x, num_samples=1, kl="auto", y=None):
+def elbo_terms(model: Any, x: torch.Tensor, num_samples: int = 1, kl: str = "auto",
+               y: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], str]:
     """Per-example ELBO terms of ``x`` (batch ``(B,)``) for any model/guide pair, derived from
     their traces (:func:`pyrovae.infer.traces.elbo_terms`).
 
@@ -53,7 +60,9 @@ def summarize(values):
 
 
 @torch.no_grad()
-def evaluate_elbo(model, x, batch_size=1000, num_samples=1, kl="auto", world=None, y=None):
+def evaluate_elbo(model: Any, x: torch.Tensor, batch_size: int = 1000, num_samples: int = 1,
+                  kl: str = "auto", world: World | None = None,
+                  y: torch.Tensor | None = None) -> dict[str, Any]:
     """Mean ELBO, reconstruction and KL over ``x`` in nats per example, with standard errors.
 
     Returns a dict with ``elbo``, ``reconstruction``, ``kl`` (means), ``*_stderr`` (standard

@@ -7,7 +7,7 @@ gradient of a parameter group with P coordinates, this module reports
 * ``variance`` = (1/P) Σ_i Var(g_i) = tr Cov(g) / P, the mean per-coordinate variance (unbiased,
   ddof = 1);
 * ``snr`` = ‖E g‖ / √(tr Cov g), the signal-to-noise ratio of the whole group (Rainforth et al.,
-  2018 use the per-coordinate |E g_i| / σ_i; the group version stays defined for coordinates
+  2018 use the per-coordinate ``|E g_i| / σ_i``; the group version stays defined for coordinates
   whose gradient is always zero);
 * ``mean_norm`` = ‖E g‖.
 

@@ -17,21 +17,31 @@ exactly inside each weight. The sums over K run in chunks
 (:func:`~pyrovae.infer.logmeanexp.log_mean_exp`) so memory stays bounded for any K.
 """
 
+from __future__ import annotations
+
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..progress import format_duration, progress_bar
+from ..registry import plural
 from . import traces
 from .elbo import summarize
 from .logmeanexp import DEFAULT_MAX_ROWS, chunk_sizes, log_mean_exp
+
+if TYPE_CHECKING:
+    from ..distributed import World
 
 __all__ = ["evaluate_log_likelihood", "importance_bound"]
 
 
 @torch.no_grad()
-def importance_bound(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
-                     image_chunk=None, world=None, y=None):
+def importance_bound(model: Any, x: torch.Tensor, num_samples: int,
+                     max_rows: int = DEFAULT_MAX_ROWS, sample_chunk: int | None = None,
+                     image_chunk: int | None = None, world: World | None = None,
+                     y: torch.Tensor | None = None) -> torch.Tensor:
     """L_K(x_n) for every example (float64, shape ``(N,)``), nats.
 
     :param model: a model kind (e.g. :class:`~pyrovae.models.VAE` or ``M2``).
@@ -99,7 +109,8 @@ def _bounds(model, x, num_samples, max_rows, sample_chunk, image_chunk, world, y
         seconds = (time.perf_counter() - begin) * x.shape[0] / max(done, 1)
         ranks = f" on {world.size} ranks" if world is not None and world.size > 1 else ""
         duration = format_duration(seconds)
-        log(f"importance-sampled bound on {n} examples with K = {num_samples} samples each"
+        log(f"importance-sampled bound on {plural(n, 'example')} with K = {num_samples} "
+            f"sample{'s' * (num_samples != 1)} each"
             f"{ranks}: {'' if duration.startswith('under') else 'about '}{duration}")
     with progress_bar(x.shape[0], desc="importance-sampled bound", unit="example",
                       enabled=progress if main else False, initial=done) as bar:
@@ -110,8 +121,10 @@ def _bounds(model, x, num_samples, max_rows, sample_chunk, image_chunk, world, y
     return bounds if world is None else world.gather(bounds, n)
 
 
-def evaluate_log_likelihood(model, x, num_samples=5000, max_rows=DEFAULT_MAX_ROWS, world=None,
-                            y=None, progress=None, log=None):
+def evaluate_log_likelihood(model: Any, x: torch.Tensor, num_samples: int = 5000,
+                            max_rows: int = DEFAULT_MAX_ROWS, world: World | None = None,
+                            y: torch.Tensor | None = None, progress: bool | None = None,
+                            log: Callable[[str], object] | None = None) -> dict[str, float]:
     """The test log-likelihood: mean of L_K over ``x`` with its standard error over examples.
 
     :param progress: a progress bar over the examples on stderr, with the time left

@@ -10,6 +10,10 @@ close. It is the importance-sampled bound (:mod:`.importance`) with the prior as
 log p(z) − log p(z) cancels; shown in ``pyrovae compare`` for contrast.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import torch
 
 from . import traces
@@ -19,8 +23,10 @@ __all__ = ["naive_estimate"]
 
 
 @torch.no_grad()
-def naive_estimate(model, x, num_samples, max_rows=DEFAULT_MAX_ROWS, sample_chunk=None,
-                   image_chunk=None, y=None):
+def naive_estimate(model: Any, x: torch.Tensor, num_samples: int,
+                   max_rows: int = DEFAULT_MAX_ROWS, sample_chunk: int | None = None,
+                   image_chunk: int | None = None,
+                   y: torch.Tensor | None = None) -> torch.Tensor:
     """log (1/K) Σ_k p(x_n|z_k), z_k ~ p(z), for every example (float64, shape ``(N,)``).
 
     Arguments as for :func:`~pyrovae.infer.importance.importance_bound`; the weights are

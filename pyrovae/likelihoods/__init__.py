@@ -9,16 +9,6 @@ from .gaussian import GaussianLikelihood
 from .laplace import LaplaceLikelihood
 from .scale import LocScaleLikelihood
 
-__all__ = sorted(
-    [
-        "BernoulliLikelihood",
-        "BetaLikelihood",
-        "CategoricalLikelihood",
-        "ContinuousBernoulliLikelihood",
-        "GaussianLikelihood",
-        "LIKELIHOODS",
-        "LaplaceLikelihood",
-        "Likelihood",
-        "LocScaleLikelihood",
-    ]
-)
+__all__ = ["BernoulliLikelihood", "BetaLikelihood", "CategoricalLikelihood",
+           "ContinuousBernoulliLikelihood", "GaussianLikelihood", "LIKELIHOODS",
+           "LaplaceLikelihood", "Likelihood", "LocScaleLikelihood"]

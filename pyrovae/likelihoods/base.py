@@ -11,11 +11,19 @@ set against it before training (:meth:`Likelihood.check_data`), so data it canno
 refused with a message that names a likelihood that fits, rather than producing a NaN loss.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from ..errors import DataError
 from ..registry import Registry
+
+if TYPE_CHECKING:
+    from pyro.distributions import Distribution  # a Pyro distribution, for pyro.sample
 
 __all__ = ["LIKELIHOODS", "Likelihood"]
 
@@ -38,23 +46,23 @@ class Likelihood(nn.Module):
     #: a density on {0, 1} only: ``data.binarize = "auto"`` binarizes grey levels for it
     binary = False
 
-    def __init__(self, event_shape):
+    def __init__(self, event_shape: Sequence[int]) -> None:
         super().__init__()
         self.event_shape = tuple(event_shape)
 
-    def forward(self, params):
+    def forward(self, params: torch.Tensor) -> Distribution:
         """Return p(x|z) given decoder outputs of shape ``batch + (P,) + event_shape``."""
         raise NotImplementedError
 
-    def mean(self, params):
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
         """E[x|z], used for reconstructions and sample grids."""
         return self(params).mean
 
-    def in_support(self, x):
+    def in_support(self, x: torch.Tensor) -> torch.Tensor:
         """Boolean tensor: which entries of ``x`` lie in the support."""
         return torch.isfinite(x)
 
-    def check_data(self, x, where="the data"):
+    def check_data(self, x: torch.Tensor, where: str = "the data") -> None:
         """Raise :class:`DataError` unless every value of ``x`` lies in the support."""
         bad = ~self.in_support(x)
         if bad.any():
@@ -67,9 +75,9 @@ class Likelihood(nn.Module):
             )
 
     @property
-    def registry_name(self):
+    def registry_name(self) -> str:
         return getattr(type(self), "name", type(self).__name__)
 
-    def split_params(self, params):
+    def split_params(self, params: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Split ``batch + (P,) + event_shape`` into the P parameter tensors."""
         return params.unbind(-len(self.event_shape) - 1)

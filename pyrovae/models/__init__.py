@@ -9,5 +9,5 @@ from .hvae import HVAE
 from .adgm import ADGM
 from .sdgm import SDGM
 
-__all__ = sorted(["ADGM", "CVAE", "CVAEQuadrants", "HVAE", "LatentVariableModel", "M2", "MODELS",
-                  "SDGM", "VAE"])
+__all__ = ["ADGM", "CVAE", "CVAEQuadrants", "HVAE", "LatentVariableModel", "M2", "MODELS", "SDGM",
+           "VAE"]

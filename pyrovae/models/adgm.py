@@ -167,7 +167,7 @@ class ADGM(LatentVariableModel):
     The auxiliary deep generative model, semi-supervised, labels enumerated when not given.
 
     :param tuple event_shape: the shape of one example.
-    :param int num_classes: K.
+    :param int num_classes: K, the number of classes.
     :param int z_dim: the latent ("style") dimension.
     :param int a_dim: the auxiliary dimension.
     :param prior: a :class:`~pyrovae.priors.Prior`, p(z).
@@ -234,7 +234,7 @@ class ADGM(LatentVariableModel):
         al.'s shape, two hidden layers of ReLU units in every network, sized for the 8×8
         digits: 128 units, a = z = 4 (on digits with 50 labels, 30 epochs, 17 s: 82.7 % test
         accuracy, against 80.8 % with a = z = 16; one label draw). Their MNIST architecture
-        (500 units, a = z = 100) is ``recipes/adgm-maaloe2016-100.toml``.
+        (500 units, a = z = 100) is the recipe ``adgm-maaloe2016-100``.
 
         :param int num_classes: K, from the data set (``None`` if it has no labels: refused).
         :param int z_dim: the latent z (default 4).

@@ -23,8 +23,12 @@ Both programs call :meth:`~LatentVariableModel.register` first, so that plain
 ``pyro.infer.SVI`` with a ``pyro.optim`` optimizer trains the kind too.
 """
 
+from __future__ import annotations
+
 import contextlib
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
 
 import pyro
 import torch
@@ -42,6 +46,10 @@ from ..infer.traces import classify, observed_mean
 from ..params import OwnParameters, owns_parameters
 from ..registry import Registry
 from .labels import label_tensor
+
+if TYPE_CHECKING:
+    from ..data.base import DataSet
+    from ..distributed import World
 
 __all__ = ["LatentVariableModel", "MODELS", "OwnParameters", "build_model", "kl_scale"]
 
@@ -104,7 +112,7 @@ class LatentVariableModel(nn.Module):
     checked_options = frozenset()
 
     @classmethod
-    def build(cls, event_shape, **options):
+    def build(cls, event_shape: Sequence[int], **options: Any) -> Self:
         raise NotImplementedError
 
     @classmethod
@@ -189,7 +197,8 @@ class LatentVariableModel(nn.Module):
     def guide(self, x, y=None, kl_weight=1.0):
         raise NotImplementedError
 
-    def loss(self, objective, x, y=None, kl_weight=1.0):
+    def loss(self, objective: Any, x: torch.Tensor, y: torch.Tensor | None = None,
+             kl_weight: float = 1.0) -> torch.Tensor:
         """The objective's loss on a batch (−ELBO summed over the batch), differentiable; the
         enumerated form of it for a kind that :attr:`enumerates`."""
         if self.enumerates:
@@ -198,14 +207,14 @@ class LatentVariableModel(nn.Module):
 
     # -- what the estimators ask for --------------------------------------------------------
 
-    def given(self, y):
+    def given(self, y: torch.Tensor | None) -> torch.Tensor | None:
         """What the estimators condition on for examples with labels ``y``: ``y`` itself for a
         :attr:`conditional` kind, else ``None`` (an M2's labels are for its accuracy, not its
         ELBO, which sums y out)."""
         return y if self.conditional else None
 
     @property
-    def kind(self):
+    def kind(self) -> str:
         """The registered name of this model's kind."""
         return next((n for n in MODELS.names() if MODELS.get(n) is type(self)),
                     type(self).__name__)
@@ -219,7 +228,7 @@ class LatentVariableModel(nn.Module):
         return None if param is None else param.device
 
     @torch.no_grad()
-    def sample(self, n, y=None):
+    def sample(self, n: int, y: torch.Tensor | int | None = None) -> torch.Tensor:
         """``n`` images E[x|z] with the latents drawn from the model itself (the prior), read off
         the model's trace at its observed site. ``y``: labels to condition on (a tensor, or an
         int for one class; a :attr:`conditional` kind cycles through its classes by default).
@@ -237,20 +246,20 @@ class LatentVariableModel(nn.Module):
                              reconstruct=False)
 
     @torch.no_grad()
-    def reconstruct(self, x, y=None):
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """E[x|z] at a draw of the latents from the guide (labels only for a
         :attr:`conditional` kind: an M2 infers its own)."""
         return observed_mean(self, x, self.given(y), reconstruct=True)
 
     @torch.no_grad()
-    def classify(self, x):
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
         """The most probable label under the guide's q(y|x), for a kind whose guide infers
         labels (:func:`pyrovae.infer.traces.classify`)."""
         return classify(self, x)
 
     # -- data and evaluation ----------------------------------------------------------------
 
-    def check_data(self, dataset):
+    def check_data(self, dataset: DataSet) -> None:
         """Refuse data that does not fit: wrong example shape, or values outside the
         likelihood's support (:class:`~pyrovae.errors.DataError`). Draws nothing from the
         global random streams."""
@@ -283,7 +292,8 @@ class LatentVariableModel(nn.Module):
                           if len(names) > 1 else text.replace("{splits}", splits), category,
                           stacklevel=2)
 
-    def evaluate(self, x, y=None, batch_size=1000, num_samples=1, world=None):
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000,
+                 num_samples: int = 1, world: World | None = None) -> dict[str, Any]:
         """ELBO, reconstruction and KL in nats per example with standard errors (see
         :func:`~pyrovae.infer.elbo.evaluate_elbo`; ``world`` shards the examples over
         data-parallel ranks) and, with labels, for a model that infers them

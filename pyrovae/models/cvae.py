@@ -51,7 +51,7 @@ class ClassPrior(nn.Module):
     """p(z|y) = N(m_y, diag s_y²), one learned mean and scale per class (Sohn et al.'s
     conditional prior for a label condition); every class starts at N(0, I).
 
-    :param int num_classes: K.
+    :param int num_classes: K, the number of classes.
     :param int z_dim: the latent dimension.
     """
 
@@ -72,7 +72,7 @@ class CVAE(LatentVariableModel):
     """A conditional VAE of x given its label y: p(z|y) p(x|z,y) with the guide q(z|x,y).
 
     :param tuple event_shape: the shape of one example.
-    :param int num_classes: K.
+    :param int num_classes: K, the number of classes.
     :param int z_dim: the latent dimension.
     :param prior: a :class:`~pyrovae.priors.Prior` p(z) shared by the classes, or ``None``
         with ``class_prior``.

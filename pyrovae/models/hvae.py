@@ -45,7 +45,7 @@ E_q[log p(x|z1)] − β E_q[log q(z1, z2|x) − log p(z1, z2)].
 The importance-sampled bound uses the guide as proposal, (z1_k, z2_k) ~ q(z1|x) q(z2|z1), and
 weights w_k = p(x|z1_k) p(z1_k|z2_k) p(z2_k) / (q(z1_k|x) q(z2_k|z1_k)); Burda et al. report
 −L_5000 on the MNIST test set, 85.33 nats for this model trained as a VAE
-(``recipes/hvae-burda2016.toml``).
+(the recipe ``hvae-burda2016``: ``pyrovae train --recipe hvae-burda2016``).
 """
 
 import pyro

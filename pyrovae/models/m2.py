@@ -86,7 +86,7 @@ class M2(LatentVariableModel):
     """Semi-supervised M2 (Kingma et al. 2014): p(y) p(z) p(x|y,z), q(y|x) q(z|x,y), labels enumerated.
 
     :param tuple event_shape: the shape of one example.
-    :param int num_classes: K.
+    :param int num_classes: K, the number of classes.
     :param int z_dim: the latent ("style") dimension.
     :param prior: a :class:`~pyrovae.priors.Prior`.
     :param likelihood: a :class:`~pyrovae.likelihoods.Likelihood`.

@@ -32,8 +32,11 @@ by name (``@pv.MODELS.register("two-layer")`` in a module of ``--import`` or a p
 wrapped the same way when the registry hands it out.
 """
 
+from __future__ import annotations
+
 import inspect
 import warnings
+from collections.abc import Sequence
 
 import pyro
 import torch
@@ -270,7 +273,7 @@ def load_model(spec):
     return cls
 
 
-def as_model(module, event_shape=None):
+def as_model(module: nn.Module, event_shape: Sequence[int] | None = None) -> LatentVariableModel:
     """``module`` as a kind pyrovae's :class:`~pyrovae.training.Trainer` and estimators take:
     itself if it is a :class:`~pyrovae.models.base.LatentVariableModel`, else wrapped in a
     :class:`UserModel` (the same parameters, not copies).

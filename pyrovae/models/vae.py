@@ -14,6 +14,11 @@ latent site ``z`` in ``poutine.scale(β)``, so a Pyro ELBO optimizes
 E_q[log p(x|z)] − β KL(q || p): the β-VAE and KL warm-up without touching the loss.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Self
+
 import pyro
 
 from ..guides import GUIDES
@@ -53,16 +58,16 @@ class VAE(LatentVariableModel):
                   "encoder": "encoder", "decoder": "decoder"}
 
     @classmethod
-    def build(
+    def build(  # type: ignore[override]  # its options are keywords of their own
         cls,
-        event_shape,
-        z_dim=16,
-        prior="normal",
-        likelihood="bernoulli",
-        guide="diag-normal",
-        encoder="mlp",
-        decoder="mlp",
-    ):
+        event_shape: Sequence[int],
+        z_dim: int = 16,
+        prior: Any = "normal",
+        likelihood: Any = "bernoulli",
+        guide: Any = "diag-normal",
+        encoder: Any = "mlp",
+        decoder: Any = "mlp",
+    ) -> Self:
         """Build a VAE from component names, ``{"name": ..., **options}`` tables, or objects.
 
         These keywords are the ``[model]`` options of ``kind = "vae"``.

@@ -6,7 +6,5 @@ from .conv import ConvDecoder, ConvEncoder
 from .gated import GatedDecoder, GatedDense, GatedEncoder
 from .mlp import MLPDecoder, MLPEncoder
 
-__all__ = sorted(
-    ["ACTIVATIONS", "ConvDecoder", "ConvEncoder", "DECODERS", "ENCODERS", "GatedDecoder",
-     "GatedDense", "GatedEncoder", "MLPDecoder", "MLPEncoder"]
-)
+__all__ = ["ACTIVATIONS", "ConvDecoder", "ConvEncoder", "DECODERS", "ENCODERS", "GatedDecoder",
+           "GatedDense", "GatedEncoder", "MLPDecoder", "MLPEncoder"]

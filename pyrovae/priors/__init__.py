@@ -7,14 +7,5 @@ from .mixture import MixturePrior
 from .normal import NormalPrior
 from .vamp import VampPrior
 
-__all__ = sorted(
-    [
-        "FlowPrior",
-        "LearnedNormalPrior",
-        "MixturePrior",
-        "NormalPrior",
-        "PRIORS",
-        "Prior",
-        "VampPrior",
-    ]
-)
+__all__ = ["FlowPrior", "LearnedNormalPrior", "MixturePrior", "NormalPrior", "PRIORS", "Prior",
+           "VampPrior"]

@@ -6,9 +6,16 @@ the batch. Its learnable parameters are ordinary ``nn.Parameter`` attributes, so
 the networks.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from torch import nn
 
 from ..registry import Registry
+
+if TYPE_CHECKING:
+    from pyro.distributions import Distribution  # a Pyro distribution, for pyro.sample
 
 __all__ = ["PRIORS", "Prior"]
 
@@ -23,10 +30,10 @@ class Prior(nn.Module):
     :param int z_dim: the latent dimension.
     """
 
-    def __init__(self, z_dim):
+    def __init__(self, z_dim: int) -> None:
         super().__init__()
         self.z_dim = int(z_dim)
 
-    def forward(self):
+    def forward(self) -> Distribution:
         """Return p(z), a distribution with event shape ``(z_dim,)``."""
         raise NotImplementedError

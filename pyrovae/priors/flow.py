@@ -34,7 +34,8 @@ FLOW_LAYERS = {
 class FlowPrior(Prior):
     """Normalizing-flow prior: N(0, I) through ``layers`` learnable transforms; KL by Monte Carlo.
 
-    z = f_L ∘ ... ∘ f_1(ε), ε ~ N(0, I), so log p(z) = log N(f⁻¹(z); 0, I) + log |det ∂f⁻¹/∂z|.
+    z = f_L ∘ ... ∘ f_1(ε), ε ~ N(0, I), so
+    ``log p(z) = log N(f⁻¹(z); 0, I) + log |det ∂f⁻¹/∂z|``.
     Between coupling or autoregressive layers the coordinates are reversed, so every coordinate
     gets transformed. Layer kinds (Pyro transforms): ``affine-coupling`` (RealNVP, fast both
     ways), ``affine-autoregressive`` (MAF direction: the inverse costs z_dim passes), ``spline``

@@ -10,18 +10,5 @@ from .none import constant
 from .plateau import PlateauScheduler, plateau
 from .step import step
 
-__all__ = sorted(
-    [
-        "EpochScheduler",
-        "PlateauScheduler",
-        "SCHEDULERS",
-        "Scheduler",
-        "burda2016",
-        "constant",
-        "cosine",
-        "exponential",
-        "multistep",
-        "plateau",
-        "step",
-    ]
-)
+__all__ = ["EpochScheduler", "PlateauScheduler", "SCHEDULERS", "Scheduler", "burda2016", "constant",
+           "cosine", "exponential", "multistep", "plateau", "step"]

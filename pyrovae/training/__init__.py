@@ -6,5 +6,5 @@ from ..errors import CallbackError, TrainingError
 from .loop import Trainer, kl_weight_at
 from .session import Session, config_hash, default_run_dir, fit, resume, train
 
-__all__ = sorted(["CallbackError", "Session", "Trainer", "TrainingError", "config_hash",
-                  "default_run_dir", "fit", "kl_weight_at", "resume", "train"])
+__all__ = ["CallbackError", "Session", "Trainer", "TrainingError", "config_hash", "default_run_dir",
+           "fit", "kl_weight_at", "resume", "train"]

@@ -10,10 +10,14 @@ warm-up (β is passed to the loss), watches for divergence (:mod:`pyrovae.diverg
 every ``eval_every`` epochs, keeps the best validation ELBO and steps the learning-rate schedule.
 """
 
+from __future__ import annotations
+
 import contextlib
 import math
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pyro
 import torch
@@ -24,12 +28,20 @@ from ..callbacks.early_stopping import EarlyStopping
 from ..callbacks.progress import ProgressBar
 from ..compiled import CompiledLoss
 from ..divergence import DivergenceMonitor
-from ..errors import CallbackError, PyroVAEError
+from ..errors import CallbackError, ConfigError, PyroVAEError
 from ..infer.objectives import OBJECTIVES
+from ..models.user import check_model
 from ..noise import KeyedNoise
 from ..optim import OPTIMIZERS
 from ..params import OwnParameters
 from ..schedulers import SCHEDULERS
+
+if TYPE_CHECKING:
+    from ..data.base import DataSet
+    from ..data.batcher import Batcher
+    from ..data.labels import SemiSupervisedBatcher
+    from ..distributed import World
+    from ..models.base import LatentVariableModel
 
 __all__ = ["Trainer", "kl_weight_at"]
 
@@ -66,6 +78,11 @@ class Trainer:
     :param world: the data-parallel ranks (:class:`~pyrovae.distributed.World`; default the
         process's own, one rank unless launched by torchrun).
     :param int seed: keys the guide's noise at every step (default 0; :meth:`fit` sets it).
+    :param float clip_grad_norm: rescale the (summed) gradient to at most this global L2 norm
+        before each step (``torch.nn.utils.clip_grad_norm_``; default 0: off).
+    :param float clip_grad_value: then clamp every gradient entry to [−v, v]
+        (``torch.nn.utils.clip_grad_value_``; default 0: off). Maaløe et al.'s ADGM code does
+        both, with a norm of 5 and a value of 1.
     :param bool compile: run the step's loss and gradient as a traced, compiled graph
         (:mod:`pyrovae.compiled`; default ``False``).
     :param callbacks: :class:`~pyrovae.callbacks.Callback` objects called by :meth:`fit`, after
@@ -84,24 +101,31 @@ class Trainer:
 
     def __init__(
         self,
-        module,
-        objective="trace",
-        optimizer="adam",
-        lr=1e-3,
-        kl_weight=1.0,
-        kl_warmup_epochs=0,
-        progress=None,
-        divergence_factor=1000.0,
-        scheduler="none",
-        patience=0,
-        eval_every=1,
-        world=None,
-        seed=0,
-        compile=False,
-        flush_denormal=True,
-        callbacks=(),
-    ):
+        module: LatentVariableModel,
+        objective: Any = "trace",
+        optimizer: Any = "adam",
+        lr: float = 1e-3,
+        kl_weight: float = 1.0,
+        kl_warmup_epochs: int = 0,
+        progress: bool | None = None,
+        divergence_factor: float = 1000.0,
+        scheduler: Any = "none",
+        patience: int = 0,
+        eval_every: int = 1,
+        world: World | None = None,
+        seed: int = 0,
+        compile: bool = False,
+        flush_denormal: bool = True,
+        callbacks: Sequence[Callback] = (),
+        clip_grad_norm: float = 0.0,
+        clip_grad_value: float = 0.0,
+    ) -> None:
         self.flush_denormal = flush_denormal
+        for name, value in (("clip_grad_norm", clip_grad_norm),
+                            ("clip_grad_value", clip_grad_value)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{name} must be a finite number ≥ 0 (0: off), got {value!r}")
+        self.clip_grad_norm, self.clip_grad_value = float(clip_grad_norm), float(clip_grad_value)
         self.module = module
         self.world = distributed.current() if world is None else world
         self.seed = int(seed)  # keys the guide's noise (:mod:`pyrovae.noise`), with the step
@@ -141,7 +165,8 @@ class Trainer:
 
     # -- one step, one epoch ----------------------------------------------------------------
 
-    def step(self, x, y=None, kl_weight=1.0, index=0):
+    def step(self, x: torch.Tensor, y: torch.Tensor | None = None, kl_weight: float = 1.0,
+             index: int = 0) -> torch.Tensor:
         """One SVI step on a (global) batch; returns the loss tensor (summed over the batch,
         detached).
 
@@ -190,11 +215,20 @@ class Trainer:
             self.monitor.observe(loss / total, grad_norm, index)
             if (index + 1) % self.check_every == 0:
                 self.monitor.check(self.epoch + 1, self._steps)
+        self._clip()
         self.optimizer.step()
         self.global_step += 1
         return loss
 
-    def train_epoch(self, batches, on_step=None):
+    def _clip(self):
+        """Clip the gradients as configured: device-side, no host synchronization."""
+        if self.clip_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.params, self.clip_grad_norm, foreach=True)
+        if self.clip_grad_value:
+            torch.nn.utils.clip_grad_value_(self.params, self.clip_grad_value, foreach=True)
+
+    def train_epoch(self, batches: Batcher | SemiSupervisedBatcher,
+                    on_step: Callable[[torch.Tensor], object] | None = None) -> float:
         """One pass over ``batches``; returns the mean training loss in nats per example.
 
         :param on_step: called as ``on_step(loss)`` after every step (the callbacks that
@@ -223,24 +257,25 @@ class Trainer:
 
     def fit(
         self,
-        dataset,
-        epochs,
-        batch_size=128,
-        seed=0,
-        eval_batch_size=1000,
-        eval_samples=1,
-        on_epoch=None,
-        batches=None,
-        callbacks=(),
-        state=None,
-        check_data=True,
-    ):
+        dataset: DataSet,
+        epochs: int,
+        batch_size: int = 128,
+        seed: int = 0,
+        eval_batch_size: int = 1000,
+        eval_samples: int = 1,
+        on_epoch: Callable[[dict[str, Any], bool], object] | None = None,
+        batches: Batcher | SemiSupervisedBatcher | None = None,
+        callbacks: Iterable[Callback] = (),
+        state: Fit | None = None,
+        check_data: bool = True,
+    ) -> list[dict[str, Any]]:
         """Train until epoch ``epochs`` (counting the epochs already done, so a resumed trainer
         continues where it stopped), validating every ``eval_every`` epochs and after the last;
         then keep the best validation ELBO, step the scheduler and call the callbacks.
 
         The data are checked against the model first (``module.check_data``: shapes, NaN,
-        the likelihood's support), as ``pyrovae train`` does.
+        the likelihood's support), and its programs traced once on two examples
+        (:func:`~pyrovae.models.user.check_model`), as ``pyrovae train`` does.
 
         :param dataset: a :class:`~pyrovae.data.DataSet`.
         :param on_epoch: called as ``on_epoch(row, improved)`` after every epoch, with the
@@ -257,6 +292,8 @@ class Trainer:
         """
         if check_data:
             self.module.check_data(dataset)
+            labels = self.module.given(dataset.train.y)
+            check_model(self.module, dataset.train.x[:2], None if labels is None else labels[:2])
         if batches is None:
             batches = dataset.batches(batch_size, seed)
         self.seed = int(seed)

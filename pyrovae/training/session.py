@@ -15,14 +15,18 @@ best epoch's weights and their own seed, so a run killed at any point after its 
 finishes them on resume with the numbers the uninterrupted run would have written.
 """
 
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import json
 import os
 import platform
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pyro
 import torch
@@ -60,6 +64,10 @@ from ..runs import Run
 from .loop import Trainer, _call
 from .run_writers import Checkpoints, Figures, MetricsFile
 
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..models.base import LatentVariableModel
+
 __all__ = ["Session", "config_hash", "default_run_dir", "fit", "resume", "train"]
 
 #: keys that say where a run computes, not what: ``--resume`` may change them
@@ -91,7 +99,10 @@ def config_hash(config_dict):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def train(config, progress=None, overwrite=False, log=print, callbacks=()):
+def train(
+    config: Config, progress: bool | None = None, overwrite: bool = False,
+    log: Callable[[str], object] = print, callbacks: Sequence[Callback] = (),
+) -> tuple[Path, LatentVariableModel, list[dict[str, Any]]]:
     """Train the model a config describes and write its run directory (``config.output.dir``,
     default :func:`default_run_dir`).
 
@@ -104,16 +115,24 @@ def train(config, progress=None, overwrite=False, log=print, callbacks=()):
     :param callbacks: :class:`~pyrovae.callbacks.Callback` objects, after the run's own.
     :returns: ``(run_dir, module, rows)``; ``module`` holds the best validation epoch's weights.
     """
+    session = _train(config, progress, overwrite, log, callbacks)
+    return session.run_dir, session.module, session.rows
+
+
+def _train(config, progress, overwrite, log, callbacks):
+    """:func:`train`, returning the finished :class:`Session`."""
     target = Path(config.output.dir or default_run_dir(config))
     config = with_values(config, **{"output.dir": str(target),
                                     "data.features_checksum": features_checksum(config)})
     session = Session(config, progress, log, callbacks=callbacks)  # checks everything first
+    session.run_dir = target
     if not session.world.is_main:  # only rank 0 writes (pyrovae.distributed)
-        return target, session.module, session.run(None)
+        session.run(None)
+        return session
     replacing = target.is_dir() and any(target.iterdir())
     with RunDirectory(target, overwrite=overwrite) as run:
         try:
-            rows = session.run(run)
+            session.run(run)
         except TrainingError as e:
             if session.fit.rows:
                 kept = f"{target} keeps the checkpoint of epoch {session.last_saved}"
@@ -121,11 +140,14 @@ def train(config, progress=None, overwrite=False, log=print, callbacks=()):
                 kept = (f"the existing run in {target} is untouched" if replacing
                         else f"nothing was written to {target}")
             raise type(e)(f"{e}; {kept}") from None
-    return target, session.module, rows
+    return session
 
 
-def resume(run_dir, epochs=None, progress=None, log=print, device=None, num_threads=None,
-           callbacks=()):
+def resume(
+    run_dir: str | os.PathLike[str], epochs: int | None = None, progress: bool | None = None,
+    log: Callable[[str], object] = print, device: str | None = None,
+    num_threads: int | None = None, callbacks: Sequence[Callback] = (),
+) -> tuple[Path, LatentVariableModel, list[dict[str, Any]]]:
     """Continue a run from its last checkpoint (``pyrovae train --resume``), extend a finished
     one to ``epochs``, or finish the final reports of a run whose training ended before they
     were written; the result is the same, bit for bit on the CPU, as a run never stopped.
@@ -141,6 +163,12 @@ def resume(run_dir, epochs=None, progress=None, log=print, device=None, num_thre
         numbers can differ from an uninterrupted run in the last bits.
     :returns: ``(run_dir, module, rows)`` as :func:`train` (all the run's rows).
     """
+    session = _resume(run_dir, epochs, progress, log, device, num_threads, callbacks)
+    return session.run_dir, session.module, session.rows
+
+
+def _resume(run_dir, epochs, progress, log, device, num_threads, callbacks):
+    """:func:`resume`, returning the finished :class:`Session`."""
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     state = read_checkpoint(run_dir / CHECKPOINT)
@@ -163,23 +191,27 @@ def resume(run_dir, epochs=None, progress=None, log=print, device=None, num_thre
             f"resume it with more than {done} epochs to extend it"
         )
     session = Session(config, progress, log, state=state, callbacks=callbacks)
+    session.run_dir = run_dir
     if not session.world.is_main:
-        return run_dir, session.module, session.run(None)
+        session.run(None)
+        return session
     where = [f"{key} = {value!r}" for key, value in moved.items() if key in PORTABLE]
     if where:
         session.log(f"continuing with {', '.join(where)}: the numbers can differ from an "
                     "uninterrupted run in the last bits")
     with RunDirectory(run_dir, resume=True) as run:
         try:
-            rows = session.run(run)
+            session.run(run)
         except TrainingError as e:
             raise type(e)(f"{e}; {run_dir} keeps the checkpoint of epoch "
                           f"{session.last_saved}") from None
-    return run_dir, session.module, rows
+    return session
 
 
-def fit(config, run_dir=None, *, resume=False, overwrite=False, epochs=None, device=None,
-        num_threads=None, callbacks=(), quiet=False):
+def fit(config: Config | None, run_dir: str | os.PathLike[str] | None = None, *,
+        resume: bool = False, overwrite: bool = False, epochs: int | None = None,
+        device: str | None = None, num_threads: int | None = None,
+        callbacks: Sequence[Callback] = (), quiet: bool = False) -> Run:
     """Train a run from Python exactly as ``pyrovae train`` does, and return it.
 
     ::
@@ -210,8 +242,7 @@ def fit(config, run_dir=None, *, resume=False, overwrite=False, epochs=None, dev
     if resume:
         if run_dir is None:
             raise ConfigError("fit(resume=True) needs the run_dir to continue")
-        where, module, _ = globals()["resume"](run_dir, epochs, progress, log, device,
-                                               num_threads, callbacks)
+        session = _resume(run_dir, epochs, progress, log, device, num_threads, callbacks)
     else:
         if config is None:
             raise ConfigError("fit() needs a config (pyrovae.load_config(...)), or "
@@ -221,13 +252,11 @@ def fit(config, run_dir=None, *, resume=False, overwrite=False, epochs=None, dev
                               "run (train.epochs, ...); as arguments they apply to resume=True")
         if run_dir is not None:
             config = with_values(config, **{"output.dir": str(run_dir)})
-        where, module, _ = train(config, progress, overwrite, log, callbacks)
-    run_config = load_run_config(where)
-    name = BEST if (Path(where) / BEST).exists() else CHECKPOINT
-    state = read_checkpoint(Path(where) / name)
-    data = load_data(run_config, next(module.parameters()).device)
-    return Run(Path(where), run_config, module.eval(), data, state,
-               next(module.parameters()).device)
+        session = _train(config, progress, overwrite, log, callbacks)
+    where = Path(session.run_dir)
+    name = BEST if (where / BEST).exists() else CHECKPOINT
+    return Run(where, session.config, session.module.eval(), session.dataset,
+               read_checkpoint(where / name), session.device)
 
 
 def _get(config, dotted):
@@ -342,6 +371,8 @@ class Session:
             world=self.world,
             seed=t.seed,
             compile=t.compile,
+            clip_grad_norm=t.clip_grad_norm,
+            clip_grad_value=t.clip_grad_value,
         )
         self.batches = self.dataset.batches(t.batch_size, t.seed,
                                             labelled_every=config.data.labelled_every,
@@ -353,6 +384,7 @@ class Session:
             self.trainer.load_state_dict(state["training"]["trainer"])
             self.batches.load_state_dict(state["training"]["batches"])
         self.last_saved = self.trainer.epoch  # the epoch of the run's last checkpoint
+        self.run_dir = None  # set by train/resume: the run directory (also on other ranks)
 
     def _callbacks(self, extra):
         """The run's callbacks, in order: the metrics file, the checkpoints (which commit the

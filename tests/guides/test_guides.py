@@ -20,7 +20,7 @@ B = 4
 
 #: name -> option sets to test
 CASES = {
-    "diag-normal": [{}],
+    "diag-normal": [{}, {"scale": "exp"}],
     "full-rank": [{}],
     "iaf": [{"layers": 1}, {"layers": 2}, {"layers": 2, "context_dim": 4}],
 }
@@ -33,7 +33,8 @@ def _softplus(v):
 def _diag_normal(guide, h, z):
     h, z = h.numpy(), z.numpy()
     loc, raw = h[..., :Z], h[..., Z:]
-    return scipy.stats.norm.logpdf(z, loc, _softplus(raw) + guide.min_scale).sum(-1)
+    sigma = np.exp(0.5 * raw) if guide.scale == "exp" else _softplus(raw)  # raw = log σ² for exp
+    return scipy.stats.norm.logpdf(z, loc, sigma + guide.min_scale).sum(-1)
 
 
 def _full_rank(guide, h, z):
@@ -133,3 +134,8 @@ def test_full_rank_feature_count():
 def test_iaf_bad_options(options):
     with pytest.raises(ConfigError):
         GUIDES.build("iaf", {"z_dim": 3}, **options)
+
+
+def test_an_unknown_diag_normal_scale_is_refused():
+    with pytest.raises(ConfigError, match="guide scale must be one of softplus, exp"):
+        GUIDES.get("diag-normal")(Z, scale="relu")

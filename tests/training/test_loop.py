@@ -4,6 +4,7 @@ import math
 import warnings
 
 import pytest
+import pyro
 import torch
 
 import pyrovae as pv
@@ -249,3 +250,65 @@ def test_the_trainer_flushes_subnormal_floats_while_it_fits(digits):
                                                      on_epoch=record)
     assert seen[-1] == (0.0 if supported else pytest.approx(1e-40))
     assert torch.tensor([1e-40]).item() == pytest.approx(1e-40)  # off again after fit
+
+
+def _gradients_after_one_step(digits, **clip):
+    """The gradients one step leaves (an SGD step with lr 0 keeps the weights, so every
+    trainer sees the same gradient before clipping: same init, same keyed noise)."""
+    pyro.set_rng_seed(0)
+    trainer = pv.Trainer(tiny_vae(digits), optimizer="sgd", lr=0.0, progress=False, **clip)
+    trainer.step(digits.train.x[:64])
+    return [p.grad.clone() for p in trainer.params]
+
+
+def test_gradient_clipping_rescales_the_norm_then_clamps_the_values(digits):
+    """clip_grad_norm C: g · C / ‖g‖ when the global norm ‖g‖ exceeds C; clip_grad_value V
+    then clamps every entry to [−V, V] (Maaløe et al.'s order), checked by hand."""
+    raw = _gradients_after_one_step(digits)
+    norm = torch.sqrt(sum((g ** 2).sum() for g in raw))
+    c = float(norm) / 10  # well below the gradient's norm, so it acts
+    rescaled = [g * (c / norm) for g in raw]
+    for got, want in zip(_gradients_after_one_step(digits, clip_grad_norm=c), rescaled):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    v = float(max(g.abs().max() for g in rescaled)) / 4
+    both = _gradients_after_one_step(digits, clip_grad_norm=c, clip_grad_value=v)
+    for got, want in zip(both, rescaled):
+        torch.testing.assert_close(got, want.clamp(-v, v), rtol=1e-5, atol=1e-7)
+    assert max(float(g.abs().max()) for g in both) <= v
+    # a norm above the gradient's changes nothing
+    for got, want in zip(_gradients_after_one_step(digits, clip_grad_norm=float(norm) * 10),
+                         raw):
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), "5"])
+def test_a_bad_clipping_value_is_refused(digits, value):
+    with pytest.raises(pv.ConfigError, match="clip_grad_norm must be a finite number"):
+        pv.Trainer(tiny_vae(digits), clip_grad_norm=value)
+
+
+class _MisnamedGuide(torch.nn.Module):
+    """A model of one's own whose guide names its latent site 'w' where the model has 'z'."""
+
+    def __init__(self):
+        super().__init__()
+        self.loc = torch.nn.Parameter(torch.zeros(2))
+
+    def model(self, x, y=None, kl_weight=1.0):
+        with pyro.plate("data", x.shape[0]):
+            z = pyro.sample("z", pyro.distributions.Normal(x.new_zeros(2), 1.0).to_event(1))
+            mean = z.sum(-1).reshape(-1, *[1] * (x.dim() - 1)).expand_as(x)
+            pyro.sample("x", pyro.distributions.Normal(mean, 1.0).to_event(x.dim() - 1), obs=x)
+
+    def guide(self, x, y=None, kl_weight=1.0):
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("w", pyro.distributions.Normal(self.loc, 1.0).to_event(1))
+
+
+def test_fit_refuses_programs_it_cannot_read_before_the_first_step(digits):
+    """Trainer.fit traces the programs once first, as pyrovae train does: a guide whose site
+    the model does not have is one ProgramError line, not an error from deep in a step."""
+    model = pv.as_model(_MisnamedGuide(), event_shape=digits.event_shape)
+    with pytest.raises(pv.PyroVAEError, match="the model's latent site 'z' has no site in the "
+                       "guide"):
+        pv.Trainer(model, progress=False).fit(digits, epochs=1)

@@ -6,4 +6,4 @@ from .meanfield import meanfield
 from .renyi import RenyiELBO, renyi
 from .trace import trace
 
-__all__ = sorted(["OBJECTIVES", "RenyiELBO", "iwae", "meanfield", "renyi", "trace"])
+__all__ = ["OBJECTIVES", "RenyiELBO", "iwae", "meanfield", "renyi", "trace"]
