@@ -3,6 +3,17 @@
 Errors a user can cause are reported as one line on stderr with exit status 2; nothing already
 written is touched (run files are written atomically).
 
+Output survives any locale: where stdout or stderr cannot encode a character (an ASCII
+terminal, ``PYTHONIOENCODING=ascii``), it is written as its ASCII equivalent (``±`` as ``+/-``,
+``σ`` as ``sigma``) or, failing one, as a backslash escape. A path or name given as bytes that
+are not valid UTF-8 is refused in one line before anything is read or written.
+
+Sizes the user chooses (``--samples``, ``-n``) are checked against this machine's memory before
+anything is allocated (:func:`pyrovae.memory.require`), and counts that would only take
+absurdly long (``--iwae-k`` above :data:`pyrovae.config.MAX_IWAE_K`, ``--draws`` and
+``--repeats`` above :data:`pyrovae.compare.MAX_DRAWS` and :data:`~pyrovae.compare.MAX_REPEATS`)
+are refused.
+
 Every command takes ``--import MODULE`` (repeatable): modules of the user's own, imported
 before anything else, so that the components and model kinds they register can be named
 (``train`` records them in the run, :mod:`pyrovae.plugins`). ``--help`` imports neither torch
@@ -10,7 +21,9 @@ nor Pyro, nor any plugin.
 """
 
 import argparse
+import codecs
 import json
+import math
 import os
 import sys
 import time
@@ -19,6 +32,7 @@ from pathlib import Path
 
 from ._version import __version__
 from .errors import PyroVAEError
+from .files import shown
 from .registry import article, plural
 
 __all__ = ["main"]
@@ -255,6 +269,35 @@ def _positive(name, value):
         raise PyroVAEError(f"{name} must be a positive integer, got {value}")
 
 
+def _at_most(name, value, limit, why):
+    if value is not None and value > limit:
+        raise PyroVAEError(f"{name} {value} is more than {limit}, the most pyrovae takes: {why}")
+
+
+def _widths(module):
+    """The sum of the output widths of ``module``'s layers (the first dimension of every weight
+    of two or more dimensions): the numbers one example and one draw keep alive, from below."""
+    return sum(p.shape[0] for p in module.parameters() if p.dim() >= 2) or 1
+
+
+def _check_text(args):
+    """Refuse, before anything is read or written, an argument that is not valid UTF-8: Python
+    decodes such bytes of the command line with ``surrogateescape``, and no run file (UTF-8)
+    could record them."""
+    for name, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or shown(item) == item:
+                continue
+            flag = {"run_dir": "RUN_DIR", "run_dirs": "RUN_DIR", "label": "--class",
+                    "imports": "--import", "n": "-n", "section": "SECTION",
+                    "command": "COMMAND"}.get(name, f"--{name.replace('_', '-')}")
+            if name == "set":
+                raise PyroVAEError(f"--set {shown(item)}: the value is not valid UTF-8; type it "
+                                   "again in UTF-8, or rename the path it names")
+            raise PyroVAEError(f"{flag} {shown(item)}: the name is not valid UTF-8; rename it "
+                               "or choose another")
+
+
 #: ``--set`` keys that go with ``--resume``: where a run computes, not what
 RESUME_SETTINGS = ("train.num_threads",)
 
@@ -358,10 +401,14 @@ def _check_programs(module, split):
 
 
 def cmd_evaluate(args):
+    from .config import MAX_IWAE_K
+    from .memory import require
     from .run_data import load_data
 
     _positive("--samples", args.samples)
     _positive("--iwae-k", args.iwae_k)
+    _at_most("--iwae-k", args.iwae_k, MAX_IWAE_K, "its time grows with K (papers use 5000), "
+             "and beyond that it would take days while the bound has long stopped moving")
     import pyro
 
     from . import distributed
@@ -373,6 +420,10 @@ def cmd_evaluate(args):
     dataset = load_data(config, device, progress=False if args.quiet else None)
     module.check_data(dataset)
     split = dataset.split(args.split)
+    batch = min(config.train.eval_batch_size, max(1, split.x.shape[0]))
+    require(4 * 2 * args.samples * batch * _widths(module),
+            f"--samples {args.samples} ({batch} examples at a time)", "give a smaller --samples",
+            device=device)
     _check_programs(module, split)  # before any work
     pyro.set_rng_seed(args.seed)
     result = module.evaluate(
@@ -425,13 +476,17 @@ def cmd_evaluate(args):
 
 
 def cmd_compare(args):
-    from .compare import compare, format_comparison, jsonable
+    from .compare import MAX_DRAWS, MAX_REPEATS, compare, format_comparison, jsonable
     from .run_data import load_data
 
     for flag in ("repeats", "draws"):
         _positive(f"--{flag}", getattr(args, flag))
     if args.draws < 2:
         raise PyroVAEError("--draws must be at least 2 to estimate a gradient variance")
+    _at_most("--repeats", args.repeats, MAX_REPEATS, "each repeat runs the whole table, the "
+             "K = 5000 bound included, and the spread is well estimated long before")
+    _at_most("--draws", args.draws, MAX_DRAWS, "each draw is a backward pass with up to 100 "
+             "particles, and the variance is within about 1.4% there")
     if args.max_examples < 0:
         raise PyroVAEError(f"--max-examples must be 0 (all) or positive, got {args.max_examples}")
     last_seed = args.seed + args.repeats - 1  # the repeats use seeds SEED..SEED+R-1
@@ -470,6 +525,7 @@ def cmd_compare(args):
 def cmd_sample(args):
     import pyro
 
+    from .memory import require
     from .plots import save_samples
 
     _positive("-n", args.n)
@@ -486,6 +542,10 @@ def cmd_sample(args):
             raise PyroVAEError(f"--class {args.label} is not a class of this model; give one "
                                f"of 0..{classes - 1}")
         label = args.label
+    shape = state.get("event_shape")
+    pixels = math.prod(shape) if isinstance(shape, (list, tuple)) else 1
+    # the draws through the decoder, and the grid of images
+    require(4 * args.n * (_widths(module) + 2 * pixels), f"-n {args.n}", "give a smaller -n")
     name = f"samples-{args.n}" + (f"-class{label}" if label is not None else "")
     output = output or Path(args.run_dir) / f"{name}.png"
     pyro.set_rng_seed(args.seed)
@@ -559,6 +619,60 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):
     print(f"pyrovae: warning: {message}", file=sys.stderr)
 
 
+#: ASCII equivalents of the characters pyrovae's messages and tables use, for terminals that
+#: cannot show them (anything else is written as a backslash escape)
+ASCII = {
+    "±": "+/-", "≥": ">=", "≤": "<=", "≠": "!=", "≈": "~", "—": "--", "–": "-", "−": "-",
+    "×": "x", "·": ".", "…": "...", "’": "'", "‘": "'", "“": '"', "”": '"', "«": '"',
+    "»": '"', "→": "->", "←": "<-", "√": "sqrt", "∞": "inf", "∑": "sum", "Σ": "Sigma",
+    "σ": "sigma", "μ": "mu", "β": "beta", "α": "alpha", "λ": "lambda", "η": "eta",
+    "τ": "tau", "ε": "eps", "θ": "theta", "φ": "phi", "π": "pi", "²": "^2", "³": "^3", "ᵀ": "^T",
+    "ø": "o", "å": "a", "ä": "a", "ö": "o", "ü": "u", "é": "e", "è": "e", "\u00a0": " ",
+    "\u202f": " ", "\u2009": " ",
+}
+#: the name of the codec error handler that writes :data:`ASCII` (registered once)
+ASCII_ERRORS = "pyrovae-ascii"
+
+
+def _ascii_replace(error):
+    """A codec error handler: the unencodable characters as their :data:`ASCII` equivalents,
+    else backslash escapes (``\\xff`` for a byte of a name that is not valid UTF-8)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    out = []
+    for char in text:
+        if char in ASCII:
+            out.append(ASCII[char])
+        elif "\udc80" <= char <= "\udcff":  # a byte decoded with surrogateescape
+            out.append(f"\\x{ord(char) - 0xdc00:02x}")
+        else:
+            out.append(char.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), error.end
+
+
+codecs.register_error(ASCII_ERRORS, _ascii_replace)
+
+
+def _encodable(stream):
+    """Reconfigure ``stream`` with :data:`ASCII_ERRORS` if it cannot encode pyrovae's text
+    (an ASCII terminal); return what to put back (``None``: unchanged)."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding or not hasattr(stream, "reconfigure"):
+        return None
+    try:
+        "".join(ASCII).encode(encoding, "strict")
+        return None  # it can (UTF-8)
+    except (UnicodeEncodeError, LookupError):
+        pass
+    errors = getattr(stream, "errors", "strict")
+    try:
+        stream.reconfigure(errors=ASCII_ERRORS)
+    except (ValueError, OSError, AttributeError):
+        return None
+    return errors
+
+
 def _error(message):
     """Print ``message`` as the one ``pyrovae: error:`` line and return exit status 2. A newline
     inside it (a file name may hold one) is shown as ``\\n``, so the message stays one line.
@@ -566,27 +680,40 @@ def _error(message):
     from .distributed import rank_label
 
     who = rank_label()
-    print(f"pyrovae: error{who}: {message}".replace("\n", "\\n"), file=sys.stderr)
+    line = shown(f"pyrovae: error{who}: {message}".replace("\n", "\\n"))
+    print(line, file=sys.stderr)
     return 2
 
 
 def main(argv=None):
     """The ``pyrovae`` command; returns its exit status. Warnings are shown as one
-    ``pyrovae: warning:`` line while it runs (the process's own way of showing them is put
-    back when it returns, for callers that run it in-process)."""
+    ``pyrovae: warning:`` line while it runs, and stdout and stderr write what they cannot
+    encode as ASCII (:data:`ASCII`); the process's own settings are put back when it returns,
+    for callers that run it in-process."""
     shown = warnings.showwarning
     warnings.showwarning = _warning_line
+    streams = [(stream, _encodable(stream)) for stream in (sys.stdout, sys.stderr)]
     try:
         return _main(argv)
     finally:
         warnings.showwarning = shown
+        for stream, errors in streams:
+            if errors is not None:
+                try:
+                    stream.flush()
+                    stream.reconfigure(errors=errors)
+                except (ValueError, OSError, AttributeError):
+                    pass
 
 
 def _main(argv):
+    from .signals import Terminated, handle_termination  # the standard library only
+
     command = "pyrovae"
     try:
         args = _parser().parse_args(argv)
         command = f"pyrovae {args.command}"
+        _check_text(args)  # before anything is read or written
         if args.imports and (args.command != "train" or args.resume):
             from .plugins import import_target  # train records them: load_config imports them
 
@@ -600,14 +727,18 @@ def _main(argv):
             # before any parallel work: OpenMP's worker threads inherit the setting when they
             # start (Trainer sets it while fitting, but by then loading the data started them)
             torch.set_flush_denormal(True)
-        status = COMMANDS[args.command](args)
-        if args.command in NEEDS_PYRO:
-            from .distributed import finish
+        with handle_termination():  # SIGTERM, SIGHUP: handled like Ctrl-C (pyrovae.signals)
+            status = COMMANDS[args.command](args)
+            if args.command in NEEDS_PYRO:
+                from .distributed import finish
 
-            finish()  # after success only: a failed rank exits, and torchrun stops the rest
+                finish()  # after success only: a failed rank exits, and torchrun stops the rest
         return status
     except PyroVAEError as e:
         return _error(e)
+    except Terminated as e:  # the run directory's lock is released, the run stays resumable
+        print(f"pyrovae: terminated by {e.name}", file=sys.stderr)
+        return e.exit_status
     except KeyboardInterrupt:
         print("pyrovae: interrupted", file=sys.stderr)
         return 130

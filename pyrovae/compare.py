@@ -42,7 +42,10 @@ from .runfiles import jsonable
 __all__ = [
     "DEFAULT_ESTIMATORS",
     "FAMILIES",
+    "MAX_DRAWS",
+    "MAX_REPEATS",
     "Estimator",
+    "check_counts",
     "compare",
     "compare_estimators",
     "compare_gradients",
@@ -230,6 +233,29 @@ def compare_gradients(model, x, particles=(1, 10, 100), draws=20, seed=0, y=None
     return rows
 
 
+#: the most runs of each estimator :func:`compare` takes: each runs the whole table (the
+#: K = 5000 bound included), so 100 repeats already take about 100 times the default 3's
+#: minutes; the spread across repeats is well estimated long before
+MAX_REPEATS = 100
+#: the most gradient draws per objective and particle count: 500 times the default 20; each
+#: draw is a backward pass with up to 100 particles, and the variance estimate's relative
+#: error, about sqrt(2 / draws), is 1.4% there
+MAX_DRAWS = 10_000
+
+
+def check_counts(repeats, draws):
+    """Refuse, in one line, ``repeats`` and ``draws`` that :func:`compare` cannot use: not
+    whole numbers, below 1 (``draws`` below 2: a variance needs two draws), or above
+    :data:`MAX_REPEATS` / :data:`MAX_DRAWS`, which would run for days."""
+    for name, value, low, high in (("repeats", repeats, 1, MAX_REPEATS),
+                                   ("draws", draws, 2, MAX_DRAWS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            why = (f"; more than {high} would run for days without changing the figures"
+                   if isinstance(value, int) and value > high else "")
+            raise ConfigError(f"compare: {name} must be a whole number in [{low}, {high}], got "
+                              f"{value!r}{why}")
+
+
 def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particles=(1, 10, 100),
             draws=20, gradient_batch=100, max_rows=DEFAULT_MAX_ROWS, y=None, labels=None,
             progress=None):
@@ -240,10 +266,12 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
         estimators are derived from their traces.
     :param x: the examples, ``(N,) + event_shape``.
     :param estimators: the rows (default :data:`DEFAULT_ESTIMATORS`).
-    :param int repeats: runs per estimator, seeds ``seed``.. (default 3).
+    :param int repeats: runs per estimator, seeds ``seed``.. (default 3; at most
+        :data:`MAX_REPEATS`).
     :param int seed: first seed (default 0).
     :param particles: particle counts for the gradient noise (default 1, 10, 100).
-    :param int draws: gradient draws per objective and particle count (default 20).
+    :param int draws: gradient draws per objective and particle count (default 20; 2 to
+        :data:`MAX_DRAWS`).
     :param int gradient_batch: examples in the fixed gradient batch (default 100).
     :param int max_rows: samples × images per decoder call (default 8192).
     :param y: the examples' conditions for a conditional model (``model.given(labels)``), so
@@ -258,6 +286,7 @@ def compare(model, x, estimators=DEFAULT_ESTIMATORS, repeats=3, seed=0, particle
     :returns: ``{"num_examples", "repeats", "seed", "estimators": [...], "gradient_batch",
         "gradient_draws", "gradient_noise": [...]}``.
     """
+    check_counts(repeats, draws)
     model.eval()
     check_programs(model, x[:2], None if y is None else y[:2])  # before any work
     batch = x[:gradient_batch]

@@ -16,6 +16,13 @@ typo fails before any data is read, with the valid choices and the closest match
 Precedence, lowest first: the defaults below, a TOML file, the named command-line flags
 (``--prior`` and friends), then ``--set section.key=value`` in the order given.
 
+Every value is checked for what no machine could use, wherever the config comes from: integers
+beyond 64 bits, NaN or infinite numbers, text that is not valid UTF-8 (a path given as bytes of
+another encoding), an empty ``channels`` list. A config the user writes (:func:`load_config`)
+is also checked against this machine's memory (:func:`check_memory`): the parameters its sizes
+imply and the activations of a step, estimated from below, before any data is read; a run
+read back (:func:`config_from_dict`) is not, so that it reads the same everywhere.
+
 What a model kind alone knows is checked by the kind (its ``build`` keywords and
 :meth:`~pyrovae.models.base.LatentVariableModel.check_config`); the config checks only what
 the kinds declare: ``data.labels`` is refused for a kind that does not declare ``uses_labels``.
@@ -35,6 +42,8 @@ from .data.features import DRAWS, UNITS
 from .data.load import BINARIZE_MODES
 from .device import check_device_name
 from .errors import ConfigError
+from .files import shown
+from .memory import require
 from .plugins import activate
 from .registries import by_kind
 from .registry import Component, article, closest
@@ -42,11 +51,14 @@ from .registry import Component, article, closest
 __all__ = [
     "Component",
     "Config",
+    "MAX_INT",
+    "MAX_IWAE_K",
     "DataConfig",
     "ModelConfig",
     "OutputConfig",
     "PluginsConfig",
     "TrainConfig",
+    "check_memory",
     "config_from_dict",
     "config_to_dict",
     "load_config",
@@ -242,6 +254,12 @@ _RANGES = {
     "train.seed": (0, 2**32 - 1, "a seed must be in [0, 4294967295]"),
     "data.split_seed": (0, 2**32 - 1, "a seed must be in [0, 4294967295]"),
 }
+#: the most samples per example of the importance-sampled bound: 200 times the 5000 of the
+#: papers (Burda et al. 2016); its time grows linearly with K, and beyond this it would take
+#: days on a test set while the bound has long stopped moving
+MAX_IWAE_K = 1_000_000
+_RANGES["train.final_iwae_k"] = (0, MAX_IWAE_K, f"K must be in [0, {MAX_IWAE_K}] (0: no "
+                                 "bound; papers use 5000)")
 _CHOICES = {
     "data.binarize": ("auto", *BINARIZE_MODES),
     "data.features_draw": DRAWS,
@@ -267,6 +285,8 @@ def _toml_value(value):
     """``value`` as TOML writes it (``true``, ``0.001``, ``"cpu"``, ``[8]``), for the messages."""
     import tomli_w
 
+    if isinstance(value, (list, tuple)):  # on one line (tomli_w writes a line per item)
+        return f"[{', '.join(_toml_value(v) for v in value)}]"
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
@@ -329,6 +349,7 @@ def _check_type(path, value, default):
         )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{path} must be a finite number, got {value!r}")
+    _check_scalar(path, value)
     if path in _RANGES and not _RANGES[path][0] <= value <= _RANGES[path][1]:
         raise ConfigError(f"{path} = {value}: {_RANGES[path][2]}")
     if path == "train.device":
@@ -346,6 +367,50 @@ def _check_type(path, value, default):
     if path in _FRACTIONS and not 0 <= value < 1:
         raise ConfigError(f"{path} must be a fraction in [0, 1), got {value!r}")
     return value
+
+
+#: the largest integer any value may take: torch and NumPy index with 64-bit integers
+MAX_INT = 2**63 - 1
+#: keys whose strings are paths, for the message
+_PATHS = {"data.dir", "data.name", "data.features_from", "output.dir", "plugins.imports",
+          "model.kind"}
+
+
+def _check_scalar(path, value):
+    """Refuse what no machine can use: an integer beyond 64 bits, a NaN or infinite number,
+    text that is not valid UTF-8 (config.toml is UTF-8)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and abs(value) > MAX_INT:
+        raise ConfigError(f"{path} = {value} is beyond the largest integer pyrovae can use "
+                          f"({MAX_INT}); give a smaller value")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{path} must be a finite number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            what = "path" if path.split("[")[0] in _PATHS else "text"
+            raise ConfigError(f"{path}: {what} '{shown(value)}' is not valid UTF-8; rename it or "
+                              "choose another") from None
+
+
+def _check_values(path, value):
+    """:func:`_check_scalar` over ``value`` and everything inside it (lists, tables,
+    components), naming the key of each."""
+    if isinstance(value, Component):
+        _check_scalar(f"{path}.name", value.name)
+        value = value.options
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                _check_scalar(f"{path} key", key)
+            _check_values(f"{path}.{key}", item)
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_values(f"{path}[{i}]", item)
+    else:
+        _check_scalar(path, value)
 
 
 def _as_component(path, value):
@@ -445,6 +510,16 @@ def apply_override(config, assignment):
     parts = path.strip().split(".")
     value = parse_value(text.strip())
     sections = _sections()
+    if any(not part.strip() for part in parts):
+        raise ConfigError(f"{where}: '{path.strip()}' has an empty name before or after a '.'; "
+                          "an override is section.key=value, e.g. train.lr=0.001")
+    if len(parts) == 1 and parts[0] in sections:
+        keys = [f.name for f in dataclasses.fields(sections[parts[0]].type)
+                if "options" not in f.metadata]
+        raise ConfigError(f"{where}: {parts[0]} is a section, not a key; name one of its keys, "
+                          f"{parts[0]}.KEY=VALUE, with KEY among: {', '.join(keys)}"
+                          + (" or an option of the model kind (e.g. z_dim)"
+                             * (parts[0] == "model")))
     if len(parts) < 2 or parts[0] not in sections:
         section = parts[0] if parts else ""
         raise ConfigError(
@@ -498,6 +573,13 @@ def validate(config):
         else:
             registry.get(value)
     _validate_model(config, registries)
+    for section_field in dataclasses.fields(config):  # before any name is used as a path
+        section = getattr(config, section_field.name)
+        for f in dataclasses.fields(section):
+            _check_values(f"{section_field.name}.{f.name}" if "options" not in f.metadata
+                          else section_field.name, getattr(section, f.name))
+    _check_channels(config)
+    _check_optimizer(config, registries)
     if not is_array_file(config.data.name):
         registries["dataset"].get(config.data.name)
     for section_field in dataclasses.fields(config):
@@ -512,6 +594,146 @@ def validate(config):
     _check_paired(config, model_cls)
     model_cls.check_config(config)
     return config
+
+
+def _components(config):
+    """``(path, Component)`` for every component of the config, the model's included."""
+    for path, section, f in _component_fields(config):
+        value = getattr(section, f.name)
+        for i, component in enumerate(value if f.metadata.get("many") else [value]):
+            if isinstance(component, Component):
+                yield (f"{path}[{i}]" if f.metadata.get("many") else path), component
+    for key, value in config.model.options.items():
+        if isinstance(value, Component):
+            yield f"model.{key}", value
+
+
+def _check_channels(config):
+    """A network's ``channels`` (the convolutions' output channels) must name at least one."""
+    for path, component in _components(config):
+        channels = component.options.get("channels")
+        if isinstance(channels, (list, tuple)) and not channels:
+            raise ConfigError(f"{path}.channels is empty: a convolutional network needs at least "
+                              f"one convolution; give its output channels, e.g. {path}.channels "
+                              "= [32, 64]")
+
+
+def _check_optimizer(config, registries):
+    """Build the optimizer and its schedule on one scalar parameter, so that an option out of
+    range (SGD's ``momentum = -1``, a ``gamma`` of 2) is refused when the config is read, not
+    after the data are loaded. A ValueError or TypeError of a component's own constructor
+    becomes one line naming it."""
+    import torch
+
+    train = config.train
+    for path, spec, registry, context in (
+        ("train.optimizer", train.optimizer, registries["optimizer"],
+         lambda: {"params": [torch.zeros(1, requires_grad=True)], "lr": train.lr}),
+        ("train.scheduler", train.scheduler, registries["scheduler"],
+         lambda: {"optimizer": optimizer}),
+    ):
+        try:
+            built = registry.build(spec.name, context(), **spec.options)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+        except (ValueError, TypeError, ArithmeticError) as e:
+            raise ConfigError(f"{path}: {spec.name}: {' '.join(str(e).split())}") from None
+        except Exception:  # noqa: BLE001  a component of the user's own that needs real
+            return  # parameters: its real build, when training starts, reports what is wrong
+        if path == "train.optimizer":
+            optimizer = built
+
+
+def _widths(value):
+    """The layer widths of a ``hidden`` or ``channels`` option: a list of sizes, or one size."""
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [v for v in value if isinstance(v, int) and not isinstance(v, bool) and v > 0]
+    return []
+
+
+#: examples per batch the memory estimate assumes at most: a larger batch_size may be cut to
+#: the size of the training set, which the config does not know
+_ESTIMATE_BATCH = 256
+
+
+def check_memory(config):
+    """Refuse, in one line (:func:`pyrovae.memory.require`), a config whose sizes this machine
+    cannot hold, before anything is allocated. The estimate is from below, in float32 (4
+    bytes a number): every layer of every network (the widths of its ``hidden`` and
+    ``channels``, 3×3 kernels, at least one input and output), every latent size (``*_dim``) a
+    layer of at least the narrowest width for its mean, its scale and the decoder, each
+    parameter four times (its value, gradient and two optimizer moments); and the activations
+    of a step: a batch of ``min(batch_size, 256)`` examples times the objective's
+    ``num_particles`` times the widths, kept for the backward pass, or of a validation batch
+    times ``eval_samples``. The message names the size whose reduction to 1 would save the
+    most."""
+    networks = []  # (path, widths, kernel area)
+    for path, component in _components(config):
+        hidden = _widths(component.options.get("hidden"))
+        channels = _widths(component.options.get("channels"))
+        kernel = component.options.get("kernel_size", 3)
+        area = kernel * kernel if isinstance(kernel, int) and 0 < kernel <= MAX_INT else 9
+        if channels:  # the last convolution's maps (at least 1 x 1) feed the hidden layer
+            networks.append((f"{path}.channels", [*channels, *hidden[:1]], area))
+        if "hidden" in component.options:  # an empty one: the latents meet the data
+            networks.append((f"{path}.hidden", hidden, 1))
+    latents = []  # (path, size)
+    for key, value in config.model.options.items():
+        sizes = _widths(value) if (key.endswith("_dim") or key in ("features", "hidden")) else []
+        latents += [(f"model.{key}", size) for size in sizes]
+    train = config.train
+    particles = train.objective.options.get("num_particles", 1)
+    particles = particles if isinstance(particles, int) and particles > 0 else 1
+    sizes = {"networks": networks, "latents": latents, "particles": particles,
+             "eval_samples": train.eval_samples,
+             "batch": min(train.batch_size, _ESTIMATE_BATCH),
+             "eval_batch": min(train.eval_batch_size, _ESTIMATE_BATCH)}
+    total = _estimate(**sizes)
+    # the culprit: the size whose reduction to 1 saves the most
+    suspects = {"train.objective.num_particles": dict(sizes, particles=1),
+                "train.eval_samples": dict(sizes, eval_samples=1)}
+    for i, (path, _, area) in enumerate(networks):
+        suspects[path] = dict(sizes, networks=[*networks[:i], (path, [1], area),
+                                               *networks[i + 1:]])
+    for i, (path, _) in enumerate(latents):
+        suspects[path] = dict(sizes, latents=[*latents[:i], (path, 1), *latents[i + 1:]])
+    culprit = min(suspects, key=lambda path: _estimate(**suspects[path]))
+    try:
+        what = f"{culprit} = {_toml_value(_plain(_lookup(config, culprit)))}"
+    except (AttributeError, KeyError, TypeError, ValueError):
+        what = culprit
+    require(total, what, f"give a smaller {culprit}")
+
+
+def _estimate(networks, latents, particles, eval_samples, batch, eval_batch):
+    """The bytes :func:`check_memory` estimates (see there)."""
+    narrowest = min((min(w, default=1) for _, w, _ in networks), default=1)
+    params = 0
+    for _, widths, area in networks:
+        chain = [1, *widths, 1]
+        params += sum(a * b * area + b for a, b in zip(chain, chain[1:]))
+    params += sum(3 * size * narrowest for _, size in latents)
+    per_example = sum(sum(w) for _, w, _ in networks) + 3 * sum(size for _, size in latents)
+    step = max(3 * particles * batch, eval_samples * eval_batch) * per_example
+    return 4 * (4 * params + step)
+
+
+def _lookup(config, dotted):
+    """The value at ``dotted`` (``model.encoder.hidden``, ``train.objective.num_particles``)."""
+    parts = dotted.split(".")
+    value = getattr(config, parts[0])
+    for part in parts[1:]:
+        if isinstance(value, Component):
+            value = value.options[part]
+        elif isinstance(value, dict):
+            value = value[part]
+        else:
+            value = getattr(value, part)
+    return value
 
 
 def _check_labels(config, model_cls, models):
@@ -676,4 +898,6 @@ def load_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[
         _set_field(section_name, section, key, value, "the command line")
     for assignment in overrides:
         apply_override(config, assignment)
-    return validate(config)
+    config = validate(config)
+    check_memory(config)
+    return config

@@ -3,6 +3,11 @@
 The model's parameters are handed to the optimizer once, when training starts; Pyro's ELBO is
 used as a differentiable loss (``elbo.differentiable_loss(model, guide, x)``), so no parameter is
 re-registered in Pyro's param store on every step.
+
+Every option is checked before torch sees it, as a :class:`~pyrovae.errors.ConfigError` naming
+the optimizer and the option: the learning rate > 0, ``betas``, ``momentum`` and RMSprop's
+``alpha`` in [0, 1), ``eps`` > 0, ``weight_decay`` ≥ 0, ``fused`` and ``nesterov`` true or
+false (Nesterov momentum needs a momentum > 0).
 """
 
 import numbers
@@ -62,6 +67,31 @@ def _nonnegative(name, option, value):
     return float(value)
 
 
+def _fraction(name, option, value):
+    """``value`` as a float if it is a number in [0, 1) (a decay rate, e.g. RMSprop's
+    ``alpha``; momentum), else :class:`ConfigError`."""
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ConfigError(f"optimizer '{name}': {option} must be a number in [0, 1), got "
+                          f"{value!r}")
+    return float(value)
+
+
+def _lr(name, lr):
+    """The learning rate: a finite number > 0."""
+    if not _is_number(lr) or not 0 < lr < float("inf"):
+        raise ConfigError(f"optimizer '{name}': the learning rate must be a number > 0, got "
+                          f"{lr!r}")
+    return float(lr)
+
+
+def _flag(name, option, value, none=False):
+    """``value`` if it is ``true``/``false`` (or ``None`` where ``none``), else
+    :class:`ConfigError`."""
+    if not (isinstance(value, bool) or (none and value is None)):
+        raise ConfigError(f"optimizer '{name}': {option} must be true or false, got {value!r}")
+    return value
+
+
 def _adam_options(name, betas, eps, weight_decay):
     return {
         "betas": _betas(name, betas),
@@ -78,22 +108,29 @@ def adam(params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=None)
     ``1e-4``. ``weight_decay`` adds an L2 penalty to the gradient.
     """
     options = _adam_options("adam", betas, eps, weight_decay)
-    return _fused(torch.optim.Adam, params, fused, lr=lr, **options)
+    fused = _flag("adam", "fused", fused, none=True)
+    return _fused(torch.optim.Adam, params, fused, lr=_lr("adam", lr), **options)
 
 
 @OPTIMIZERS.register("adamw")
 def adamw(params, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, fused=None):
     """AdamW: Adam with decoupled weight decay; fused kernel where available."""
     options = _adam_options("adamw", betas, eps, weight_decay)
-    return _fused(torch.optim.AdamW, params, fused, lr=lr, **options)
+    fused = _flag("adamw", "fused", fused, none=True)
+    return _fused(torch.optim.AdamW, params, fused, lr=_lr("adamw", lr), **options)
 
 
 @OPTIMIZERS.register("sgd")
 def sgd(params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
     """Stochastic gradient descent, optionally with (Nesterov) momentum and L2 weight decay."""
     weight_decay = _nonnegative("sgd", "weight_decay", weight_decay)
+    momentum = _fraction("sgd", "momentum", momentum)
+    if _flag("sgd", "nesterov", nesterov) and not momentum > 0:
+        raise ConfigError("optimizer 'sgd': nesterov = true needs a momentum > 0, e.g. "
+                          "momentum = 0.9; or set nesterov = false")
     return torch.optim.SGD(
-        params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay
+        params, lr=_lr("sgd", lr), momentum=momentum, nesterov=nesterov,
+        weight_decay=weight_decay
     )
 
 
@@ -102,9 +139,9 @@ def rmsprop(params, lr, alpha=0.99, momentum=0.0, eps=1e-8, weight_decay=0.0):
     """RMSprop, optionally with momentum and L2 weight decay."""
     return torch.optim.RMSprop(
         params,
-        lr=lr,
-        alpha=alpha,
-        momentum=momentum,
+        lr=_lr("rmsprop", lr),
+        alpha=_fraction("rmsprop", "alpha", alpha),
+        momentum=_fraction("rmsprop", "momentum", momentum),
         eps=_positive("rmsprop", "eps", eps),
         weight_decay=_nonnegative("rmsprop", "weight_decay", weight_decay),
     )

@@ -1,4 +1,12 @@
-"""Figures written as PNG: image grids (samples, reconstructions) and the estimator comparison."""
+"""Figures written as PNG: image grids (samples, reconstructions) and the estimator comparison.
+
+Image grids take images of any number of channels (:func:`display_tiles`): 1 channel is drawn
+grey, 3 as RGB; any other count (2, 4, 5, ...) is drawn per channel, each image as a column of
+grey tiles, one per channel, so every grid row of images becomes one row of tiles per channel
+and the columns keep their meaning (a class, a test image). Four channels are drawn per channel
+too, not as RGBA: a fourth channel need not be an alpha, and an alpha would hide the other
+three where it is low. At most :data:`MAX_CHANNELS` channels are drawn (the first ones).
+"""
 
 import io
 import math
@@ -20,7 +28,9 @@ def _figure(**options):
     return Figure(**options)
 
 __all__ = [
+    "MAX_CHANNELS",
     "as_images",
+    "display_tiles",
     "save_comparison_plot",
     "save_figure",
     "save_grid",
@@ -45,12 +55,40 @@ def as_images(x, event_shape):
     return None
 
 
+#: the most channels an image grid draws (per channel, the first ones); more would make a PNG
+#: of tens of thousands of pixels for feature maps of 64 channels
+MAX_CHANNELS = 16
+#: the grey of the padding between tiles, and of the empty places of a grid's last row
+PAD = 0.5
+
+
+def display_tiles(images, nrow):
+    """``images`` (N, C, H, W) in a grid ``nrow`` wide -> ``(tiles, nrow)`` that can be drawn:
+    the images themselves for 1 (grey) and 3 (RGB) channels; for any other count, one grey
+    tile per channel and image, every row of ``nrow`` images becoming C rows of tiles (channel
+    c of image j in row c, column j of its block; the last row's empty places grey), at most
+    :data:`MAX_CHANNELS` channels."""
+    n, c = images.shape[:2]
+    if c in (1, 3) or n == 0:
+        return images, nrow
+    c = min(c, MAX_CHANNELS)
+    nrow = max(1, min(nrow, n))
+    rows = -(-n // nrow)
+    padded = images.new_full((rows * nrow, c, *images.shape[2:]), PAD)
+    padded[:n] = images[:, :c]
+    # (rows, nrow, c, H, W) -> (rows, c, nrow, H, W): a block of c tile rows per row of images
+    tiles = padded.reshape(rows, nrow, c, *images.shape[2:]).transpose(1, 2)
+    return tiles.reshape(rows * c * nrow, 1, *images.shape[2:]), nrow
+
+
 def save_grid(images, path, nrow, target_width=640, elsewhere="another run directory"):
     """Save ``images`` (N, C, H, W), values clamped to [0, 1], as a PNG grid ``nrow`` wide,
-    upscaled by an integer factor (nearest neighbour) so small images stay visible."""
+    upscaled by an integer factor (nearest neighbour) so small images stay visible; any number
+    of channels (:func:`display_tiles`)."""
     from torchvision.utils import make_grid  # imported here: torchvision adds ~200 MB RSS
 
-    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=1, pad_value=0.5)
+    images, nrow = display_tiles(images.detach().float().cpu(), nrow)
+    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=1, pad_value=PAD)
     scale = max(1, target_width // grid.shape[-1])
     grid = grid.repeat_interleave(scale, -1).repeat_interleave(scale, -2)
     array = grid.permute(1, 2, 0).numpy()
@@ -74,11 +112,16 @@ def save_samples(module, n, path, event_shape, elsewhere="another -o", label=Non
 
 
 def save_reconstructions(originals, reconstructions, path, per_row=8):
-    """Alternate rows of originals and their reconstructions."""
+    """Alternate rows of originals and their reconstructions (a short last row is filled with
+    grey, so that each reconstruction stays under its original)."""
+    per_row = max(1, min(per_row, originals.shape[0]))
     rows = []
     for start in range(0, originals.shape[0], per_row):
-        rows.append(originals[start : start + per_row])
-        rows.append(reconstructions[start : start + per_row])
+        chunk = slice(start, start + per_row)
+        for images in (originals[chunk], reconstructions[chunk]):
+            missing = per_row - images.shape[0]
+            rows.append(images if not missing else
+                        torch.cat([images, images.new_full((missing, *images.shape[1:]), PAD)]))
     return save_grid(torch.cat(rows), path, nrow=per_row)
 
 

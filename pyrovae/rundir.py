@@ -6,6 +6,14 @@ fails before its commit leaves nothing behind. An exclusive lock (:class:`filelo
 on ``.<name>.lock`` beside the target) keeps two pyrovae runs from writing one target at a
 time, on any operating system. Every rename is :func:`os.replace` or :func:`os.rename`, and the
 folder is ``fsync``-ed after it, so what was committed survives a crash.
+
+After its commit, and on a resume, a run's files are replaced in transactions
+(:class:`~pyrovae.files.Transaction`, through :meth:`RunDirectory.transaction`: an epoch's
+metrics row and checkpoints together, the final reports together), and opening a run for
+writing first finishes or undoes what a crash left (:func:`~pyrovae.files.recover`, under the
+lock); :func:`recover_run` does the same for a reader, when no run holds the lock.
+:func:`check_target` makes the checks of entering without writing anything: every rank of a
+torchrun launch makes them before any work, so all refuse a bad target alike.
 """
 
 import contextlib
@@ -20,10 +28,23 @@ from pathlib import Path
 
 import filelock
 
+from . import distributed
 from .errors import PyroVAEError
-from .files import fsync_folder, reporting_os_errors, short_name
+from .files import (
+    JOURNAL,
+    STAGED,
+    Transaction,
+    fsync_folder,
+    recover,
+    reporting_os_errors,
+    short_name,
+)
 
-__all__ = ["RunDirectory"]
+__all__ = ["RunDirectory", "check_target", "recover_run"]
+
+#: how long :func:`check_target` waits for a lock under torchrun, where the ranks' own checks
+#: take it for an instant each
+RANKS_LOCK_WAIT = 2.0
 
 
 class RunDirectory:
@@ -53,11 +74,18 @@ class RunDirectory:
     Leaving the block with an exception before :meth:`commit` deletes the staging directory
     and any parent folder it created: an old run stays byte-identical. After :meth:`commit` the
     committed run is kept as it is (its last checkpoint stays loadable). Leaving normally
-    commits if that has not happened yet. The lock file (empty) stays beside the target, as
-    :mod:`filelock` keeps it, so that every waiter locks the same file.
+    commits the pending files and the run if that has not happened yet. The lock file (empty)
+    stays beside the target, as :mod:`filelock` keeps it, so that every waiter locks the same
+    file.
 
-    With ``resume=True`` the target is an existing run, continued in place: only the lock is
-    taken (``train --resume``), and files are replaced one by one, each atomically.
+    With ``resume=True`` the target is an existing run, continued in place: the lock is taken
+    (``train --resume``) and what a crashed transaction left is finished or undone
+    (:func:`~pyrovae.files.recover`).
+
+    After the commit (and on a resume) files are replaced together through
+    :meth:`transaction`: one pending :class:`~pyrovae.files.Transaction` on :attr:`path`, which
+    :meth:`commit_files` commits; leaving the block with an exception aborts it, so the old
+    files stay byte-identical.
 
     :param target: the run directory to create or replace.
     :param bool overwrite: replace a non-empty ``target`` (default ``False``: refuse it).
@@ -77,6 +105,7 @@ class RunDirectory:
         self._lock = filelock.FileLock(self._hidden("lock"), timeout=0)
         self._made = []  # parent folders this run created, deepest first
         self._staging = None
+        self._pending = None  # the open Transaction of :meth:`transaction`
 
     # -- entering --------------------------------------------------------------------------
 
@@ -86,6 +115,11 @@ class RunDirectory:
                 if not self._where.is_dir():
                     raise PyroVAEError(f"run directory {self.target} does not exist")
                 self._acquire()
+                try:
+                    recover(self._where)  # a crashed transaction: finished or undone
+                except BaseException:
+                    self._lock.release()
+                    raise
             self.committed = True
             self.path = self.target
             return self
@@ -153,6 +187,28 @@ class RunDirectory:
             if pattern.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
                 shutil.rmtree(entry.path, ignore_errors=True)
 
+    # -- transactions on the run's files ---------------------------------------------------
+
+    def transaction(self):
+        """The pending :class:`~pyrovae.files.Transaction` on :attr:`path` (opened by the first
+        call since the last :meth:`commit_files`): stage files into it, then
+        :meth:`commit_files`."""
+        if self.path is None:
+            raise RuntimeError("RunDirectory.transaction() outside its with block")
+        if self._pending is None or Path(self._pending.folder) != Path(self.path):
+            if self._pending is not None:
+                self._pending.abort()
+            self._pending = Transaction(self.path)
+        return self._pending
+
+    def commit_files(self, last=()):
+        """Commit the pending transaction (nothing when none is open): every file staged since
+        the last commit replaces its old version, together. ``last``: names renamed after the
+        others."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.commit(last=last)
+
     # -- committing ------------------------------------------------------------------------
 
     def commit(self):
@@ -215,14 +271,20 @@ class RunDirectory:
 
     def __exit__(self, exc_type, exc, tb):
         try:
-            if exc_type is None and not self.committed:
-                self.commit()
+            if exc_type is None:
+                self.commit_files()  # files staged and not yet committed: theirs too
+                if not self.committed:
+                    self.commit()
         finally:
             self._close()
         return False
 
     def _close(self):
-        """Delete what an uncommitted run made (staging, created parents) and unlock."""
+        """Abort a pending transaction, delete what an uncommitted run made (staging, created
+        parents) and unlock."""
+        if self._pending is not None:
+            self._pending.abort()
+            self._pending = None
         if not self.committed and self._staging is not None:
             shutil.rmtree(self._staging, ignore_errors=True)
             self._staging = None
@@ -237,3 +299,60 @@ class RunDirectory:
                 with contextlib.suppress(OSError):
                     os.rmdir(folder)
             self._made = []
+
+
+def check_target(target, overwrite=False, resume=False):
+    """Make the checks :class:`RunDirectory` makes on entering, writing nothing: the same one
+    line for a file in the way, a non-empty directory without ``overwrite`` (with ``resume``:
+    a missing run) and a run directory another pyrovae run is writing.
+
+    Every rank of a torchrun launch calls it before any work (rank 0 alone writes), so that all
+    of them refuse a bad target with the same line instead of some starting to train. The lock
+    is only tried when its file exists (a holder made it); under torchrun it waits up to
+    :data:`RANKS_LOCK_WAIT` seconds, since the ranks' own checks hold it for an instant each.
+    """
+    run = RunDirectory(target, overwrite=overwrite, resume=resume)
+    with reporting_os_errors(f"check run directory {run.target}"):
+        if resume:
+            if not run._where.is_dir():
+                raise PyroVAEError(f"run directory {run.target} does not exist")
+        else:
+            run._refuse_existing()
+        lock_file = run._hidden("lock")
+        if not lock_file.exists():
+            return
+        lock = filelock.FileLock(lock_file,
+                                 timeout=RANKS_LOCK_WAIT if distributed.launched() else 0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            run._acquire()  # raises the one line (the lock is still held)
+        else:
+            lock.release()
+
+
+def recover_run(target):
+    """For a reader of a run directory: finish or undo what a crashed transaction left in it
+    (:func:`~pyrovae.files.recover`), when there is something and no run is writing it now;
+    returns whether it did. A reader that cannot take the lock (a run writes there, or the
+    folder is read-only) just reads: a committed transaction's renames take microseconds."""
+    where = Path(os.path.realpath(target))
+    try:
+        with os.scandir(where) as entries:
+            names = [e.name for e in entries]
+    except OSError:
+        return False
+    if JOURNAL not in names and not any(STAGED.fullmatch(n) for n in names):
+        return False
+    lock = filelock.FileLock(where.with_name(f".{short_name(where.name)}.lock"),
+                             timeout=RANKS_LOCK_WAIT if distributed.launched() else 0)
+    try:
+        lock.acquire()
+    except (filelock.Timeout, OSError):
+        return False
+    try:
+        return recover(where)
+    except OSError:
+        return False
+    finally:
+        lock.release()

@@ -32,6 +32,7 @@ __all__ = [
     "CHECKPOINT",
     "CONFIG",
     "METRICS",
+    "NUMERIC_COLUMNS",
     "RESULTS",
     "RUN_FILES",
     "jsonable",
@@ -120,27 +121,69 @@ def write_metrics(run_dir, rows):
     return atomic_write(Path(run_dir) / METRICS, lambda f: f.write(data))
 
 
+#: the columns that hold numbers in every row that has them (the others, e.g.
+#: ``valid_kl_method``, may hold text)
+NUMERIC_COLUMNS = ("epoch", "train_loss", "kl_weight", "lr", "valid_elbo",
+                   "valid_reconstruction", "valid_kl", "epoch_seconds")
+
+
 def read_metrics(run_dir):
     """The rows of a run's ``metrics.csv``: numbers as ``int``/``float``, empty cells dropped,
-    other text kept (e.g. ``valid_kl_method``); ``[]`` if there is no such file."""
+    other text kept (e.g. ``valid_kl_method``); ``[]`` if there is no such file (or it is
+    empty). A file that is not what :func:`write_metrics` writes (not UTF-8 text, not CSV, a
+    header without ``epoch`` or with a repeated or empty name, a row of another length, an
+    epoch that is not a whole number above the last one, text in a column of numbers) raises
+    :class:`~pyrovae.errors.CheckpointError` in one line naming what is wrong."""
     path = Path(run_dir) / METRICS
     if not path.exists():
         return []
-    with reporting_os_errors(f"read {path}"), open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    parsed = []
-    for row in rows:
+    with reporting_os_errors(f"read {path}"), open(path, "rb") as f:
+        data = f.read()
+
+    def corrupt(why):
+        return CheckpointError(f"{path} is corrupt: {why}; restore it from a copy, or delete it "
+                               "(the checkpoints do not depend on it; its rows are lost)")
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise corrupt(f"byte {e.start} is not UTF-8 text") from None
+    if not text.strip():
+        return []
+    try:
+        table = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as e:
+        raise corrupt(f"it is not CSV ({e})") from None
+    header, rows = table[0], [row for row in table[1:] if row]
+    if "epoch" not in header:
+        raise corrupt(f"its header has no 'epoch' column (it starts {', '.join(header[:3])!r})")
+    names = [name for name in header if name.strip()]
+    if len(names) != len(header) or len(set(header)) != len(header):
+        raise corrupt("its header has an empty or a repeated column name")
+    parsed, last = [], None
+    for number, row in enumerate(rows, start=2):
+        if len(row) != len(header):
+            raise corrupt(f"row {number} has {len(row)} values for {len(header)} columns (a "
+                          "truncated or edited file)")
         out = {}
-        for key, text in row.items():
-            if text in ("", None):
+        for key, cell in zip(header, row):
+            if cell == "":
                 continue
             try:
-                out[key] = int(text)
+                out[key] = int(cell)
             except ValueError:
                 try:
-                    out[key] = float(text)
+                    out[key] = float(cell)
                 except ValueError:
-                    out[key] = text
+                    if key in NUMERIC_COLUMNS:
+                        raise corrupt(f"row {number} has {cell[:20]!r} in the column {key}, "
+                                      "which holds numbers") from None
+                    out[key] = cell
+        epoch = out.get("epoch")
+        if not isinstance(epoch, int) or epoch < 0 or (last is not None and epoch <= last):
+            raise corrupt(f"row {number} has epoch {row[header.index('epoch')][:20]!r}, not a "
+                          f"whole number above {last if last is not None else -1}")
+        last = epoch
         parsed.append(out)
     return parsed
 

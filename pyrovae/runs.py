@@ -11,6 +11,13 @@
 
 Reading a run depends on nothing of the machine that reads it: a run trained with 64 threads
 or on a GPU is read on a 2-core laptop with ``device="cpu"``.
+
+A run's files are read as a whole: its config.toml must agree with the checkpoint in every
+setting that changes a number (:func:`~pyrovae.checkpoint.check_config`: an edited
+``data.split_seed`` would evaluate on another test split), and a ``best.pt`` must belong with
+the run's ``checkpoint.pt`` (:func:`~pyrovae.checkpoint.check_best`); each is refused in one
+line otherwise. A transaction on the run's files that a crash interrupted (an epoch's files, the
+final reports) is finished or undone before anything is read (:func:`~pyrovae.rundir.recover_run`).
 """
 
 from __future__ import annotations
@@ -20,9 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checkpoint import load_checkpoint
+from .checkpoint import check_best, load_checkpoint, read_checkpoint
 from .config import with_values
 from .device import resolve_device
+from .errors import ConfigError
+from .rundir import recover_run
 from .runfiles import BEST, CHECKPOINT, load_run_config, read_metrics, read_results
 from .run_data import load_data
 
@@ -88,13 +97,16 @@ def open_run(
         ``checkpoint.pt`` for runs without one) or ``"last"``.
     """
     if checkpoint not in ("best", "last"):
-        raise ValueError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+        raise ConfigError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    recover_run(run_dir)  # a transaction a crash interrupted: finished or undone first
     config = load_run_config(run_dir)
     if data_dir is not None:
         config = with_values(config, **{"data.dir": str(data_dir)})
     device = resolve_device(str(device))
     name = BEST if checkpoint == "best" and (Path(run_dir) / BEST).exists() else CHECKPOINT
     module, state = load_checkpoint(run_dir, config, device, name=name)
+    if name == BEST:  # the best epoch must be one of this run's, not after its last
+        check_best(run_dir, state, read_checkpoint(Path(run_dir) / CHECKPOINT))
     module.eval()
     return config, module, state, device
 

@@ -213,3 +213,22 @@ def full_disk(monkeypatch):
         monkeypatch.setattr(os, "fdopen", fdopen)
 
     return start
+
+
+def _one_line(capsys, code, *fragments):
+    """``code`` is 2 and stderr one ``pyrovae: error:`` line holding every fragment; returns
+    that line."""
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("pyrovae: error: ") and err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.fixture
+def one_line(capsys):
+    """``one_line(code, *fragments)``: the exit status ``code`` of ``pyrovae.cli.main`` is 2
+    and what it wrote on stderr is one ``pyrovae: error:`` line holding every fragment (the
+    line is returned)."""
+    return lambda code, *fragments: _one_line(capsys, code, *fragments)

@@ -57,3 +57,54 @@ def test_checkpoint_round_trip_and_refusals(tmp_path):
     torch.save({"something": 1}, tmp_path / "checkpoint.pt")
     with pytest.raises(CheckpointError, match="not a pyrovae checkpoint"):
         load_checkpoint(tmp_path, config)
+
+
+def test_config_differences_name_the_leaf_keys_and_skip_the_allowed_ones():
+    from pyrovae.checkpoint import READABLE, config_differences
+    from pyrovae.config import config_to_dict
+
+    config = pv.load_config(None, ["model.z_dim=3"])
+    saved = config_to_dict(config)
+    edited = pv.load_config(None, ["model.z_dim=3", "data.split_seed=7",
+                                   "model.encoder.hidden=[9]", "train.epochs=99",
+                                   "train.device=auto", "output.dir=elsewhere"])
+    assert config_differences(saved, config) == []
+    assert config_differences(saved, edited, READABLE) == ["data.split_seed",
+                                                           "model.encoder.hidden"]
+    assert "train.epochs" in config_differences(saved, edited)  # allowed only when said
+
+
+def test_a_reader_refuses_an_edited_split_in_python(tmp_path):
+    """pv.load_run and load_checkpoint, not only the command line, compare the whole config."""
+    config = pv.load_config(None, ["model.z_dim=3", "model.encoder.hidden=[8]"])
+    vae = build_model(config, (1, 4, 4))
+    write_config(tmp_path, config)
+    save_checkpoint(tmp_path, vae, config, event_shape=(1, 4, 4), num_classes=None, epoch=1)
+    edited = pv.load_config(None, ["model.z_dim=3", "model.encoder.hidden=[8]",
+                                   "data.binarize=none"])
+    with pytest.raises(CheckpointError, match="data.binarize") as error:
+        load_checkpoint(tmp_path, edited)
+    one_line(error)
+    write_config(tmp_path, edited)
+    with pytest.raises(CheckpointError, match="data.binarize"):
+        pv.load_run(tmp_path, data=False)
+
+
+@pytest.mark.parametrize("field,value,named", [
+    ("event_shape", "abc", "event_shape"),
+    ("event_shape", [1, -4, 4], "event_shape"),
+    ("epoch", -1, "epoch"),
+    ("epoch", True, "epoch"),
+    ("num_classes", 0, "num_classes"),
+])
+def test_damaged_reader_fields_are_refused_naming_the_field(tmp_path, field, value, named):
+    from pyrovae.checkpoint import read_checkpoint
+
+    config = pv.load_config(None, ["model.z_dim=3", "model.encoder.hidden=[8]"])
+    vae = build_model(config, (1, 4, 4))
+    save_checkpoint(tmp_path, vae, config, event_shape=(1, 4, 4), num_classes=None, epoch=1)
+    state = read_checkpoint(tmp_path / "checkpoint.pt")
+    torch.save({**state, field: value}, tmp_path / "checkpoint.pt")
+    with pytest.raises(CheckpointError, match=named) as error:
+        read_checkpoint(tmp_path / "checkpoint.pt")
+    assert "damaged" in one_line(error)

@@ -216,3 +216,81 @@ def test_train_help_lists_every_built_in_model_kind_and_objective(capsys, monkey
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert ", ".join(cli.MODEL_KINDS) in text and ", ".join(cli.OBJECTIVE_NAMES) in text
+
+
+# -- text that survives any locale (issue 22) ---------------------------------------------------
+
+
+def _ascii_run(*argv):
+    """``python -m pyrovae.cli ARGV`` with ``PYTHONIOENCODING=ascii`` (an ASCII terminal); the
+    output as bytes, so that nothing is decoded for us."""
+    import os
+
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "pyrovae.cli", *argv], capture_output=True,
+                          env=env)
+
+
+def _is_ascii(data):
+    return all(byte < 128 for byte in data)
+
+
+def test_list_and_help_in_an_ascii_terminal():
+    """``pyrovae list`` describes components with σ, μ, ×, ≥ ...: an ASCII terminal gets their
+    ASCII equivalents, exit 0, no traceback."""
+    done = _ascii_run("list")
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert _is_ascii(done.stdout) and b"Traceback" not in done.stderr
+    assert b"priors:" in done.stdout and b"mu(x)" in done.stdout  # "μ(x)" in UTF-8
+    done = _ascii_run("train", "--help")
+    assert done.returncode == 0 and done.stdout.startswith(b"usage: pyrovae train")
+    assert _is_ascii(done.stdout)
+
+
+def test_evaluate_in_an_ascii_terminal(trained):
+    """The ± of the table becomes +/-."""
+    done = _ascii_run("evaluate", str(trained))
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert _is_ascii(done.stdout) and b"Traceback" not in done.stderr
+    assert b"  +/- " in done.stdout and b"; +/- is one standard error" in done.stdout
+
+
+def test_an_error_naming_a_path_that_is_not_utf8_in_an_ascii_terminal(tmp_path):
+    """A name of bytes that are not UTF-8 is refused in one line, shown as \\xff, and nothing
+    is written."""
+    import os
+
+    out = os.fsencode(str(tmp_path)) + b"/run\xff"
+    done = subprocess.run([os.fsencode(sys.executable), b"-m", b"pyrovae.cli", b"train",
+                           b"--out", out, b"--quiet"], capture_output=True,
+                          env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert done.returncode == 2
+    assert done.stderr.count(b"\n") == 1 and b"run\\xff: the name is not valid UTF-8" in done.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_ascii_error_handler():
+    """Every character of the table, a byte of a non-UTF-8 name, anything else escaped."""
+    import codecs
+
+    from pyrovae.cli import ASCII, ASCII_ERRORS
+
+    assert codecs.lookup_error(ASCII_ERRORS)
+    text = "± ≥ ≤ — – × σ μ … ’ “x” β \udcff \u4e2d"
+    assert text.encode("ascii", ASCII_ERRORS) == (
+        b"+/- >= <= -- - x sigma mu ... ' \"x\" beta \\xff \\u4e2d")
+    assert all(value.isascii() for value in ASCII.values())
+
+
+def test_main_puts_the_streams_back(monkeypatch):
+    """In-process callers get their stdout back as it was: only for the command's duration
+    does it write ASCII equivalents."""
+    import io
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="ascii", errors="strict")
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main(["list", "guides"]) == 0
+    stream.flush()
+    assert stream.errors == "strict"
+    assert _is_ascii(raw.getvalue()) and b"guides:" in raw.getvalue()

@@ -189,3 +189,23 @@ def test_compare_shows_its_bar_on_stderr_and_quiet_hides_it(trained, capsys, mon
                 for row in result["estimators"] + result["gradient_noise"]]
 
     assert numbers(shown) == numbers(quiet)
+
+
+@pytest.mark.parametrize("repeats, draws, message", [
+    (0, 20, r"repeats must be a whole number in \[1, 100\], got 0"),
+    (101, 20, "more than 100 would run for days"),
+    (3, 1, r"draws must be a whole number in \[2, 10000\], got 1"),
+    (3, 10**9, "draws must be a whole number in .*; more than 10000 would run for days"),
+    (3, 2.5, "got 2.5"),
+    (True, 20, "got True"),
+])
+def test_compare_refuses_counts_it_cannot_use(repeats, draws, message):
+    """Before any work, in Python terms (the CLI names its flags itself)."""
+    from pyrovae.compare import check_counts
+    from pyrovae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message) as error:
+        check_counts(repeats, draws)
+    assert "\n" not in str(error.value) and "--" not in str(error.value)
+    check_counts(3, 20)
+    check_counts(100, 10_000)

@@ -1,3 +1,4 @@
+import re
 import tomllib
 
 import pytest
@@ -178,3 +179,59 @@ def test_a_kind_checks_its_own_options():
             config_from_dict({"model": {"kind": "m2", "label_prior": bad}})
     source = open(config_module.__file__).read()
     assert "label_prior" not in source and "model.alpha" not in source
+
+
+def test_sizes_beyond_this_machine_are_refused_when_written_not_when_read(monkeypatch):
+    """``load_config`` refuses a config whose sizes would not fit in this machine's memory,
+    naming the size to blame; a run's config read back (``config_from_dict``) is not checked
+    against the machine, so a run reads the same everywhere."""
+    import pyrovae.memory
+
+    monkeypatch.setattr(pyrovae.memory, "available_bytes", lambda device="cpu": 10**15)
+    big = load_config(overrides=["model.z_dim=1000000"])  # on a machine with 1 PB
+    monkeypatch.setattr(pyrovae.memory, "available_bytes", lambda device="cpu": 10**8)
+    load_config()  # the defaults fit in 100 MB
+    for override, named in [
+        ("model.z_dim=1000000", "model.z_dim = 1000000 would need"),
+        ("model.encoder.hidden=[100000]", "model.encoder.hidden = [100000] would need"),
+        ("train.objective.num_particles=100000", "train.objective.num_particles = 100000"),
+        ("train.eval_samples=1000000", "train.eval_samples = 1000000 would need"),
+    ]:
+        with pytest.raises(ConfigError, match=re.escape(named)) as error:
+            load_config(overrides=[override])
+        assert "\n" not in str(error.value) and "this machine has 95.4 MiB available; give a " \
+            "smaller " in str(error.value)
+    assert config_from_dict(config_to_dict(big)).model.z_dim == 1000000
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.z_dim=99999999999999999999999", "model.z_dim = 99999999999999999999999 is beyond"),
+    ("model.encoder.hidden=[1, 99999999999999999999]", "model.encoder.hidden[1] = "),
+    ("train.optimizer={name=\"adam\", eps=nan}", "train.optimizer.eps must be a finite number"),
+    ("model.likelihood={name=\"gaussian\", scale=-inf}", "must be a finite number, got -inf"),
+    ("model.encoder={name=\"conv\", channels=[]}", "model.encoder.channels is empty"),
+    ("train.optimizer={name=\"sgd\", momentum=-1}", "train.optimizer: optimizer 'sgd': momentum"),
+    ("train.scheduler={name=\"step\", step_size=1, gamma=2}", "train.scheduler: scheduler 'step'"),
+    ("train.final_iwae_k=1000001", "K must be in [0, 1000000]"),
+    ("train=1", "train is a section, not a key"),
+    (".lr=1", "has an empty name"),
+    ("train.lr.=1", "has an empty name"),
+])
+def test_values_no_machine_can_use(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)) as error:
+        load_config(overrides=[override])
+    assert "\n" not in str(error.value)
+
+
+def test_text_that_is_not_utf8_is_refused_wherever_it_enters():
+    """A path given as bytes of another encoding (decoded with surrogateescape) cannot be
+    written to config.toml: refused, shown as \\xff."""
+    import os
+
+    name = os.fsdecode(b"runs/\xff")
+    for key in ("output.dir", "data.dir"):
+        with pytest.raises(ConfigError, match=re.escape(f"{key}: path 'runs/\\xff' is not valid "
+                                                        "UTF-8; rename it or choose another")):
+            load_config(**{key: name})
+    with pytest.raises(ConfigError, match="is not valid UTF-8"):
+        config_from_dict({"output": {"dir": name}})

@@ -43,7 +43,8 @@ def pytest_collection_modifyitems(session, config, items):
 def build(out):
     """Build the site as documented, warnings as errors, into ``out``; returns the problems
     (the build's exit status and every warning it printed)."""
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"),
+               PYROVAE_DOCS_EXECUTE="force")  # every notebook runs: this is their only test
     proc = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", str(DOCS), str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT,
@@ -191,6 +192,16 @@ def stale_reference(html):
     return stale
 
 
+def unexecuted_tutorials(html):
+    """The tutorial pages without an executed cell's output: every notebook in docs/tutorials/
+    is executed by the build (the only place the suite runs them), and shows what it printed."""
+    pages = [html / "tutorials" / f"{path.stem}.html"
+             for path in sorted((DOCS / "tutorials").glob("*.ipynb"))]
+    return [f"tutorial page {page.relative_to(html)} is missing or shows no executed output"
+            for page in pages
+            if not page.is_file() or "cell_output" not in page.read_text(encoding="utf-8")]
+
+
 def test_docs_build_without_warnings_and_with_working_links(tmp_path):
     """One test, so that the site is built once even when the suite runs in parallel: the build
     has no warning, the main pages exist, every internal link and anchor resolves, no page
@@ -202,5 +213,6 @@ def test_docs_build_without_warnings_and_with_working_links(tmp_path):
         problems += [f"broken link in {page}: {link} ({why})"
                      for page, link, why in broken_links(html)]
         problems += raw_markup(html)
+        problems += unexecuted_tutorials(html)
         problems += stale_reference(html) if (html / "reference").is_dir() else []
     assert not problems, f"{len(problems)} problems with the docs:\n" + "\n".join(problems[:60])

@@ -3,7 +3,7 @@ and none hides inside a function to dodge one.
 
 The layers, bottom first (a module may import from its own layer and the ones below)::
 
-    foundation   errors, registry, plugins, files, device, rng, noise, progress, recipes, ...
+    foundation   errors, registry, plugins, files, checks, memory, signals, device, rng, ...
     components   nets, priors, likelihoods, guides, optim, schedulers, plots, callbacks
     inference    infer, compiled
     data         data
@@ -26,8 +26,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pyrovae"
 
 LAYERS = [
     ("foundation", {"errors", "_version", "registry", "plugins", "files", "device", "rng",
-                    "memory", "params", "noise", "distributed", "divergence", "progress",
-                    "recipes"}),
+                    "checks", "memory", "params", "noise", "distributed", "divergence", "progress",
+                    "recipes", "signals"}),
     ("components", {"nets", "priors", "likelihoods", "guides", "optim", "schedulers", "plots",
                     "callbacks"}),
     ("inference", {"infer", "compiled"}),

@@ -137,3 +137,81 @@ def test_trainer_steps_are_keyed_by_the_global_step(digits):
     assert trainer.global_step == 3 and trainer.state_dict()["global_step"] == 3
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+# -- evaluation noise: indexed by example ------------------------------------------------------
+
+def test_indexed_normal_is_the_same_bits_however_the_examples_and_draws_are_cut():
+    from pyrovae.noise import indexed_normal
+
+    whole = indexed_normal(11, (9, 40, 3), axis=1, sample_axis=0)
+    for cut in (1, 17, 39):
+        parts = [indexed_normal(11, (9, cut, 3), axis=1, sample_axis=0),
+                 indexed_normal(11, (9, 40 - cut, 3), axis=1, offset=cut, sample_axis=0)]
+        assert torch.equal(torch.cat(parts, 1), whole)
+    for cut in (1, 4):  # the draws in chunks (the bound's sample chunks)
+        parts = [indexed_normal(11, (cut, 40, 3), axis=1, sample_axis=0),
+                 indexed_normal(11, (9 - cut, 40, 3), axis=1, sample_axis=0, sample_offset=cut)]
+        assert torch.equal(torch.cat(parts, 0), whole)
+    assert not torch.equal(indexed_normal(12, (9, 40, 3), axis=1, sample_axis=0), whole)
+    # another example, draw or coordinate gets other numbers
+    assert len(set(whole.flatten().tolist())) == whole.numel()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_indexed_normal_is_standard_normal_and_uncorrelated(dtype):
+    from pyrovae.noise import indexed_normal
+
+    x = indexed_normal(3, (4000, 250), axis=0, dtype=dtype)
+    assert x.dtype == dtype
+    x = x.double()
+    n = x.numel()
+    se = 1 / math.sqrt(n)
+    assert abs(x.mean().item()) < 4 * se
+    assert abs(x.var().item() - 1) < 4 * math.sqrt(2 / n)
+    assert abs((x ** 3).mean().item()) < 4 * math.sqrt(15 / n)
+    assert abs((x ** 4).mean().item() - 3) < 4 * math.sqrt(96 / n)
+    for a, b in ((x[1:], x[:-1]), (x[:, 1:], x[:, :-1])):  # neighbouring examples, coordinates
+        assert abs((a * b).mean().item()) < 4 / math.sqrt(a.numel())
+    y = indexed_normal(4, (4000, 250), axis=0, dtype=dtype).double()  # another key
+    assert abs((x * y).mean().item()) < 4 * se
+    # the normal CDF of the numbers is uniform: deciles within 4 standard errors
+    u = torch.special.ndtr(x.flatten())
+    counts = torch.histc(u, bins=10, min=0, max=1)
+    assert ((counts - n / 10).abs() < 4 * math.sqrt(n * 0.09)).all(), counts
+
+
+def test_indexed_noise_reads_nothing_of_torchs_generator_and_is_keyed_by_its_seed(digits):
+    from pyrovae.noise import IndexedNoise, evaluation_key
+
+    vae = pv.VAE.build(digits.event_shape, z_dim=5)
+    x = digits.train.x[:30]
+    trace = poutine.trace(vae.guide).get_trace
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    with IndexedNoise(evaluation_key()):
+        first = trace(x).nodes["z"]["value"]
+    assert torch.equal(torch.get_rng_state(), state)
+    with IndexedNoise(evaluation_key(5)):  # the seed torch was seeded with
+        assert torch.equal(trace(x).nodes["z"]["value"], first)
+    with IndexedNoise(evaluation_key(6)):
+        assert (trace(x).nodes["z"]["value"] - first).abs().max() > 0.1
+    with IndexedNoise(evaluation_key(5), offset=10):  # rows 10.. of the whole
+        torch.testing.assert_close(trace(x[10:]).nodes["z"]["value"], first[10:], rtol=0,
+                                   atol=1e-6)
+
+
+def test_indexed_noise_leaves_other_noise_to_torchs_generator():
+    """Evaluation does not refuse a site whose noise is not standard normal (training does):
+    it is drawn from torch's generator, as before."""
+    from pyrovae.noise import IndexedNoise
+
+    def program():
+        with pyro.plate("data", 4):
+            return pyro.sample("g", dist.Gamma(torch.ones(4), 1.0))
+
+    with IndexedNoise(1):
+        torch.manual_seed(0)
+        value = program()
+    torch.manual_seed(0)
+    assert torch.equal(value, program())

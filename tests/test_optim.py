@@ -98,10 +98,26 @@ def test_betas_reach_the_optimizer(name):
         ("adam", {"weight_decay": -0.1}, "weight_decay must be a number ≥ 0"),
         ("sgd", {"weight_decay": -1}, "weight_decay must be a number ≥ 0"),
         ("rmsprop", {"weight_decay": float("nan")}, "weight_decay must be a number ≥ 0"),
+        ("sgd", {"momentum": -1}, r"momentum must be a number in \[0, 1\), got -1"),
+        ("sgd", {"momentum": 1.0}, r"momentum must be a number in \[0, 1\)"),
+        ("sgd", {"momentum": "0.9"}, "momentum must be a number"),
+        ("sgd", {"nesterov": True}, "nesterov = true needs a momentum > 0"),
+        ("sgd", {"momentum": 0.9, "nesterov": "yes"}, "nesterov must be true or false"),
+        ("rmsprop", {"momentum": -0.5}, r"momentum must be a number in \[0, 1\)"),
+        ("rmsprop", {"alpha": 2}, r"alpha must be a number in \[0, 1\)"),
+        ("rmsprop", {"alpha": -0.1}, r"alpha must be a number in \[0, 1\)"),
+        ("adam", {"fused": 3}, "fused must be true or false"),
+        ("adamw", {"fused": "no"}, "fused must be true or false"),
+        ("adam", {"lr": 0}, "the learning rate must be a number > 0, got 0"),
+        ("sgd", {"lr": -1}, "the learning rate must be a number > 0"),
+        ("rmsprop", {"lr": float("inf")}, "the learning rate must be a number > 0"),
+        ("adamw", {"lr": True}, "the learning rate must be a number > 0"),
     ],
 )
 def test_bad_optimizer_options_are_one_line_config_errors(name, options, message):
+    options = dict(options)
+    lr = options.pop("lr", 0.1)
     with pytest.raises(ConfigError, match=message) as error:
         params = nn.Linear(2, 1).parameters()
-        OPTIMIZERS.resolve({"name": name, **options}, {"params": params, "lr": 0.1})
+        OPTIMIZERS.resolve({"name": name, **options}, {"params": params, "lr": lr})
     assert "\n" not in str(error.value) and str(error.value).startswith(f"optimizer '{name}': ")

@@ -142,3 +142,28 @@ print("ok")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "ok", done.stderr
     assert (tmp_path / "g.png").stat().st_size > 0 and (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_reconstructions_of_a_short_last_row_stay_under_their_originals(tmp_path):
+    """10 images 4 wide: the third row holds 2 originals and 2 grey places, and the
+    reconstructions of those 2 start the next row (not beside the originals)."""
+    originals, recons = torch.zeros(10, 1, 2, 2), torch.ones(10, 1, 2, 2)
+    path = save_reconstructions(originals, recons, tmp_path / "r.png", per_row=4)
+    picture = Image.open(path).convert("L")
+    scale = 640 // 13
+    assert picture.size == (13 * scale, (6 * 3 + 1) * scale)  # 6 rows of 2-pixel images
+    at = lambda col, row: picture.getpixel((col * 3 * scale + 1 * scale + scale // 2,  # noqa: E731
+                                            row * 3 * scale + 1 * scale + scale // 2))
+    assert [at(c, 4) for c in range(4)] == [0, 0, 127, 127]  # originals 9, 10, then grey
+    assert [at(c, 5) for c in range(4)] == [255, 255, 127, 127]  # their reconstructions
+
+
+def test_a_two_channel_grid_draws_each_channel_as_a_grey_row(tmp_path):
+    images = torch.stack([torch.zeros(2, 2), torch.ones(2, 2)])[None]  # channel 0 black, 1 white
+    path = save_grid(images.repeat(3, 1, 1, 1), tmp_path / "g.png", nrow=3)
+    picture = Image.open(path).convert("L")
+    scale = 640 // 10
+    assert picture.size == (10 * scale, 7 * scale)
+    centre = lambda i: i * 3 * scale + scale + scale // 2  # noqa: E731
+    assert [picture.getpixel((centre(c), centre(r))) for r in (0, 1) for c in range(3)] == \
+        [0, 0, 0, 255, 255, 255]

@@ -72,14 +72,6 @@ def test_recipes_are_package_files_read_by_name():
     assert recipes.description("# Goes\n# on.\n") == "Goes …"
 
 
-def _one_line(capsys, code, *fragments):
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("pyrovae: error: ") and err.count("\n") == 1, err
-    for fragment in fragments:
-        assert fragment in err, err
-
-
 def test_train_recipe_runs_the_recipe(tmp_path, capsys):
     """``--recipe NAME`` is ``--config`` with the shipped file: the recipe's model and training
     settings reach the run; flags and ``--set`` override it as usual (here: digits instead of
@@ -111,28 +103,28 @@ def test_train_recipe_on_its_own_data(tmp_path, capsys):
     assert "outputs in" in capsys.readouterr().out
 
 
-def test_recipe_and_config_together_are_refused(tmp_path, capsys):
+def test_recipe_and_config_together_are_refused(tmp_path, one_line):
     config = tmp_path / "c.toml"
     config.write_text("")
-    _one_line(capsys, main(["train", "--recipe", "vae-static", "--config", str(config),
-                            "--out", str(tmp_path / "run")]),
-              "--config", "--recipe", "not allowed")
+    one_line(main(["train", "--recipe", "vae-static", "--config", str(config),
+                   "--out", str(tmp_path / "run")]),
+             "--config", "--recipe", "not allowed")
     assert not (tmp_path / "run").exists()
 
 
-def test_an_unknown_recipe_names_the_closest_and_the_list(tmp_path, capsys):
-    _one_line(capsys, main(["train", "--recipe", "vae-statik", "--out", str(tmp_path / "run")]),
-              "unknown recipe 'vae-statik'", "did you mean 'vae-static'?",
-              ", ".join(RECIPES), "pyrovae list recipes")
+def test_an_unknown_recipe_names_the_closest_and_the_list(tmp_path, one_line):
+    one_line(main(["train", "--recipe", "vae-statik", "--out", str(tmp_path / "run")]),
+             "unknown recipe 'vae-statik'", "did you mean 'vae-static'?",
+             ", ".join(RECIPES), "pyrovae list recipes")
     assert not (tmp_path / "run").exists()
 
 
-def test_resume_refuses_a_recipe(tmp_path, capsys):
-    _one_line(capsys, main(["train", "--resume", str(tmp_path), "--recipe", "vae-static"]),
-              "drop --recipe")
+def test_resume_refuses_a_recipe(tmp_path, one_line):
+    one_line(main(["train", "--resume", str(tmp_path), "--recipe", "vae-static"]),
+             "drop --recipe")
 
 
-def test_list_recipes(capsys):
+def test_list_recipes(capsys, one_line):
     """``pyrovae list recipes`` (without torch), its JSON, and the section of ``pyrovae list``."""
     code = ("import sys\nfrom pyrovae.cli import main\nmain(['list', 'recipes'])\n"
             "print(sorted({'torch', 'pyro'} & set(sys.modules)))")
@@ -151,4 +143,4 @@ def test_list_recipes(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "\nrecipes:\n" in out and "\npriors:\n" in out
-    _one_line(capsys, main(["list", "recipe"]), "no section 'recipe'", "did you mean 'recipes'?")
+    one_line(main(["list", "recipe"]), "no section 'recipe'", "did you mean 'recipes'?")

@@ -10,7 +10,7 @@ import contextlib
 
 import torch
 
-from ..plots import as_images
+from ..plots import as_images, display_tiles
 from .base import CALLBACKS, Callback
 
 __all__ = ["TensorBoard", "TensorBoardLogger", "summary_writer"]
@@ -68,7 +68,8 @@ class TensorBoardLogger:
             if images is not None:
                 from torchvision.utils import make_grid
 
-                self.writer.add_image("samples", make_grid(images.clamp(0, 1), nrow=8), epoch)
+                tiles, nrow = display_tiles(images, 8)  # any channel count: grey, RGB or tiles
+                self.writer.add_image("samples", make_grid(tiles.clamp(0, 1), nrow=nrow), epoch)
         self.writer.flush()
 
     def close(self):

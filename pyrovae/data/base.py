@@ -28,8 +28,12 @@ class RawData:
     ``y_train``); :func:`~pyrovae.data.load_dataset` carves out whatever split is missing. Value
     conventions (applied by the loader, so sources can stay close to their files): ``uint8`` arrays
     are grey levels 0..255 and are scaled by 1/255, ``bool`` becomes 0/1, float and other integer
-    arrays are kept as they are. Shapes ``(N, D)``, ``(N, H, W)`` (gets one channel) and
-    ``(N, C, H, W)`` are accepted. Labels are integer arrays of shape ``(N,)``.
+    arrays keep their values (as float32, whatever their width, byte order or memory order).
+    Shapes ``(N, D)``, ``(N, H, W)`` (gets one channel) and ``(N, C, H, W)`` with any number of
+    channels are accepted, every axis after the first of length at least 1; a source returns
+    channels-first images (user array files are moved there by
+    :mod:`pyrovae.data.arrays`). Labels are integer arrays of shape ``(N,)`` (any integer dtype,
+    values 0..K-1).
     """
 
     x_train: object

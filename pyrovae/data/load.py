@@ -9,7 +9,6 @@ run of a data set sees the same test set, so their scores are comparable.
 """
 
 import os
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,46 +41,114 @@ def binarize(x, generator=None):
     return torch.bernoulli(x, generator=generator)
 
 
+#: torch has no (or only partial) support for these: tensors of them go through numpy
+_UNUSUAL = tuple(getattr(torch, name) for name in ("uint16", "uint32", "uint64")
+                 if hasattr(torch, name))
+_SHAPES = "accepted shapes are (N, D), (N, H, W) and (N, C, H, W)"
+
+
+def _check_shape(shape, what):
+    """Refuse shapes that are no set of examples: 1-d or above 4-d, or examples of no values."""
+    if len(shape) not in (2, 3, 4):
+        hint = "; for one value per example save x.reshape(-1, 1)" if len(shape) == 1 else ""
+        raise DataError(f"{what} has shape {tuple(shape)}; {_SHAPES}{hint}")
+    if 0 in tuple(shape)[1:]:
+        raise DataError(
+            f"{what} has shape {tuple(shape)}: its examples of shape {tuple(shape)[1:]} hold "
+            "no values; every axis after the first must have at least one entry"
+        )
+
+
+def _numpy_labels(a, what):
+    """Integer labels -> int64 array of shape (N,); anything else is refused in one line."""
+    kind = a.dtype.kind
+    if kind == "b":
+        raise DataError(
+            f"{what} are booleans; labels must be integers (class indices 0, 1, ..., K-1): "
+            "save them as y.astype(int)"
+        )
+    if kind == "f":
+        fractional = a.size and bool(np.any(np.isfinite(a) & (a != np.floor(a))))
+        raise DataError(
+            f"{what} have dtype {a.dtype}"
+            + (" with fractional values" if fractional else "")
+            + "; labels must be integers (class indices 0, 1, ..., K-1)"
+            + ("" if fractional else ": save them as y.astype(int)")
+        )
+    if kind not in "iu":
+        raise DataError(
+            f"{what} have dtype {a.dtype}; labels must be integers (class indices 0, 1, ..., "
+            "K-1), e.g. np.unique(y, return_inverse=True)[1]"
+        )
+    if a.ndim != 1:
+        hint = "; for one-hot labels save y.argmax(1)" if a.ndim == 2 and a.shape[1] > 1 else \
+            "; save them as y.reshape(-1)"
+        raise DataError(f"{what} have shape {a.shape}; labels must have shape (N,){hint}")
+    if a.size and kind == "u" and a.max() > np.iinfo(np.int64).max:
+        raise DataError(
+            f"{what} go up to {int(a.max())}; labels must be class indices 0..K-1, e.g. "
+            "np.unique(y, return_inverse=True)[1]"
+        )
+    if a.size and kind == "i" and a.min() < 0:
+        raise DataError(f"{what} hold negative labels; labels must be 0, 1, ..., K-1")
+    return a.astype(np.int64)  # a native-order copy: any width, byte order or layout
+
+
+def _numpy_data(a, what):
+    """Numeric examples -> a float32 C-contiguous native-order array (the loaded one itself
+    when it already is one), with the value conventions of :class:`RawData`."""
+    kind = a.dtype.kind
+    if kind == "c":
+        raise DataError(
+            f"{what} has dtype {a.dtype}; data must be real numbers: save np.abs(x), x.real or "
+            "both parts as channels"
+        )
+    if kind not in "biuf":
+        raise DataError(f"{what} has dtype {a.dtype}; data must be numeric")
+    _check_shape(a.shape, what)
+    native = a.dtype == np.float32 and a.dtype.isnative
+    if native and a.flags.c_contiguous and a.flags.writeable:
+        return a
+    out = np.empty(a.shape, np.float32)  # one copy, whatever the source's dtype and layout
+    out[...] = a
+    if a.dtype == np.uint8:
+        np.divide(out, np.float32(255.0), out=out)
+    return out
+
+
 def _tensor(a, what, labels=False):
     """numpy array / tensor -> float32 (or int64 labels) CPU tensor, with the value conventions of
     :class:`RawData`."""
-    t = a if isinstance(a, torch.Tensor) else None
-    if t is None:
+    if isinstance(a, torch.Tensor) and a.dtype in _UNUSUAL:
+        a = a.detach().cpu().numpy()
+    if not isinstance(a, torch.Tensor):
         a = np.asarray(a)
-        if a.dtype.kind not in "biuf":
-            raise DataError(
-                f"{what} has dtype {a.dtype}; {'labels must be integers' if labels else 'data must be numeric'}"
-            )
-        a = np.ascontiguousarray(a)
-        if not a.flags.writeable:  # e.g. np.frombuffer; torch warns about read-only memory
-            a = a.copy() if a.dtype == (np.int64 if labels else np.float32) else a
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                t = torch.from_numpy(a)  # converted (so copied) below
-        else:
-            t = torch.from_numpy(a)
-    t = t.detach().cpu()
-    if labels:
-        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-            raise DataError(f"{what} has dtype {t.dtype}; labels must be integers (0, 1, ...)")
-        if t.dim() != 1:
-            raise DataError(f"{what} has shape {tuple(t.shape)}; labels must have shape (N,)")
-        if t.numel() and t.min() < 0:
-            raise DataError(f"{what} holds negative labels; labels must be 0, 1, ..., K-1")
-        return t.long()
-    if t.dtype.is_complex:
-        raise DataError(f"{what} has dtype {t.dtype}; data must be real numbers")
-    if t.dtype == torch.uint8:
-        t = t.float().div_(255.0)
-    elif t.dtype != torch.float32:
-        t = t.float()
+        if a.dtype.hasobject:
+            raise DataError(f"{what} holds Python objects (dtype {a.dtype}); "
+                            f"{'labels must be integers' if labels else 'data must be numeric'}")
+        if labels:
+            return torch.from_numpy(_numpy_labels(a, what))
+        t = torch.from_numpy(_numpy_data(a, what))
+    else:
+        t = a.detach().cpu()
+        if labels:
+            if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+                raise DataError(f"{what} have dtype {t.dtype}; labels must be integers "
+                                "(class indices 0, 1, ..., K-1)")
+            if t.dim() != 1:
+                raise DataError(f"{what} have shape {tuple(t.shape)}; labels must have shape (N,)")
+            if t.numel() and t.min() < 0:
+                raise DataError(f"{what} hold negative labels; labels must be 0, 1, ..., K-1")
+            return t.long()
+        if t.dtype.is_complex:
+            raise DataError(f"{what} has dtype {t.dtype}; data must be real numbers")
+        _check_shape(t.shape, what)
+        if t.dtype == torch.uint8:
+            t = t.float().div_(255.0)
+        elif t.dtype != torch.float32:
+            t = t.float()
     if t.dim() == 3:
         t = t.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
-    elif t.dim() not in (2, 4):
-        raise DataError(
-            f"{what} has shape {tuple(t.shape)}; accepted shapes are (N, D), (N, H, W) and "
-            "(N, C, H, W)"
-        )
     return t
 
 

@@ -6,6 +6,11 @@ user model: the reconstruction term is a Monte Carlo average over ``num_samples`
 latent site's KL the closed form where torch has one registered and the site qualifies, else
 the Monte Carlo estimate E_q[log q − log p] from the same draws; enumerated sites are summed
 exactly.
+
+Evaluation draws its noise by example (:class:`~pyrovae.noise.IndexedNoise`): the latents of
+example n are a function of the evaluation's key and n's index in the whole of ``x``, so the
+result is the same on 1 or N data-parallel ranks and with any batch size, up to float rounding
+(a test compares 2 ranks with one process to 1e-5).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch.distributions import kl_divergence
 
+from ..noise import IndexedNoise, evaluation_key
 from . import traces
 from .traces import NoClosedForm, summary_method
 
@@ -62,7 +68,7 @@ def summarize(values):
 @torch.no_grad()
 def evaluate_elbo(model: Any, x: torch.Tensor, batch_size: int = 1000, num_samples: int = 1,
                   kl: str = "auto", world: World | None = None,
-                  y: torch.Tensor | None = None) -> dict[str, Any]:
+                  y: torch.Tensor | None = None, seed: int | None = None) -> dict[str, Any]:
     """Mean ELBO, reconstruction and KL over ``x`` in nats per example, with standard errors.
 
     Returns a dict with ``elbo``, ``reconstruction``, ``kl`` (means), ``*_stderr`` (standard
@@ -74,18 +80,25 @@ def evaluate_elbo(model: Any, x: torch.Tensor, batch_size: int = 1000, num_sampl
         summary of all of ``x``.
     :param y: the condition of each example for a conditional model (``model.given(labels)``):
         the ELBO is then a bound on log p(x|y); ``None`` otherwise.
+    :param int seed: keys the draws (:func:`~pyrovae.noise.evaluation_key`; default the seed
+        torch's global generator was last seeded with, e.g. by ``pyro.set_rng_seed``).
     """
     n = x.shape[0]
     if n:
         traces.check_programs(model, x[:2], None if y is None else y[:2])
     probe = (x[:1], None if y is None else y[:1])  # for an empty shard: the terms' names
+    first = 0  # the global index of this rank's first example
     if world is not None:
+        first = world.bounds(n)[0]
         x, y = world.shard(x), None if y is None else world.shard(y)
-    batches = [(x[i : i + batch_size], None if y is None else y[i : i + batch_size])
+    noise_key = evaluation_key(seed)
+    batches = [(i, x[i : i + batch_size], None if y is None else y[i : i + batch_size])
                for i in range(0, x.shape[0], batch_size)]
     parts, methods = {}, None
-    for xb, yb in batches or [probe]:
-        terms, methods = traces.elbo_terms(model, xb, yb, num_samples=num_samples, kl=kl)
+    for i, xb, yb in batches or [(0, *probe)]:
+        with IndexedNoise(noise_key, first + i, samples=traces.SAMPLE_PLATE,
+                          plate=traces.data_plate(model)):
+            terms, methods = traces.elbo_terms(model, xb, yb, num_samples=num_samples, kl=kl)
         for key, value in terms.items():
             parts.setdefault(key, []).append(value if batches else value[:0])
     result = {}

@@ -45,6 +45,9 @@ class Likelihood(nn.Module):
     suggestion = "gaussian"
     #: a density on {0, 1} only: ``data.binarize = "auto"`` binarizes grey levels for it
     binary = False
+    #: a value in the support: the dry run that checks a model when it is built traces one
+    #: example filled with it (:func:`pyrovae.models.guards.dry_run`)
+    example_value = 0.0
 
     def __init__(self, event_shape: Sequence[int]) -> None:
         super().__init__()

@@ -3,6 +3,7 @@
 import pyro.distributions as dist
 import torch.nn.functional as F
 
+from ..checks import number
 from .base import LIKELIHOODS, Likelihood
 
 __all__ = ["BetaLikelihood"]
@@ -23,11 +24,14 @@ class BetaLikelihood(Likelihood):
     name = "beta"
     params_per_pixel = 2
     support = "the open interval (0, 1): exact 0 or 1 (as in MNIST or binarized data) excluded"
+    example_value = 0.5
     suggestion = "continuous-bernoulli"
 
     def __init__(self, event_shape, min_concentration=1e-2):
         super().__init__(event_shape)
-        self.min_concentration = float(min_concentration)
+        # a floor on α and β: ≥ 0, or the Beta is not a distribution
+        self.min_concentration = number(min_concentration, "min_concentration",
+                                        "beta likelihood", minimum=0.0)
 
     def concentrations(self, params):
         """(α, β) from the two decoder channels."""

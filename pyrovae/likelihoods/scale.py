@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checks import number
 from ..errors import ConfigError
 from ..registry import closest
 from .base import Likelihood
@@ -52,8 +53,10 @@ class LocScaleLikelihood(Likelihood):
                 f"{self.name} likelihood: unknown learn_scale '{learn_scale}'"
                 f"{closest(learn_scale, SCALE_MODES)}; choose one of: {', '.join(SCALE_MODES)}"
             )
+        scale = number(scale, "scale", f"{self.name} likelihood")  # finite, not a str
+        min_scale = number(min_scale, "min_scale", f"{self.name} likelihood", minimum=0.0)
         if not scale > 0:
-            raise ConfigError(f"{self.name} likelihood: scale must be positive, got {scale}")
+            raise ConfigError(f"{self.name} likelihood: scale must be positive, got {scale:g}")
         if learn_scale != "fixed" and not scale > min_scale:
             raise ConfigError(
                 f"{self.name} likelihood: the starting scale {scale} must exceed min_scale "

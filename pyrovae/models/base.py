@@ -21,6 +21,17 @@ A model kind is an ``nn.Module`` with
 
 Both programs call :meth:`~LatentVariableModel.register` first, so that plain
 ``pyro.infer.SVI`` with a ``pyro.optim`` optimizer trains the kind too.
+
+The public methods are where a caller's values enter, and every kind's are checked in one place
+(:mod:`pyrovae.models.guards`, with :mod:`pyrovae.checks`): when a class is defined, its ``build``,
+``loss``, ``evaluate``, ``sample``, ``reconstruct`` and ``classify`` are wrapped, so a bad
+argument is one typed line (``VAE.build: z_dim must be a positive int, got -1``) for the
+shipped kinds and a kind of the user's own alike. ``build`` checks the example shape and, for a
+shipped kind, every option by the type of its default, refuses sizes beyond this machine's
+memory before allocating (counting the parameters on the meta device), and dry-runs the built
+model on one example (:func:`~pyrovae.models.guards.dry_run`), so a component built from a bad object is refused then,
+not at the first step. ``evaluate`` also refuses values outside the likelihood's support.
+``loss`` runs on every step: it reads shapes and dtypes only, never a value.
 """
 
 from __future__ import annotations
@@ -45,6 +56,7 @@ from ..infer.objectives.trace import TraceELBO
 from ..infer.traces import classify, observed_mean
 from ..params import OwnParameters, owns_parameters
 from ..registry import Registry
+from .guards import guard
 from .labels import label_tensor
 
 if TYPE_CHECKING:
@@ -110,6 +122,12 @@ class LatentVariableModel(nn.Module):
     #: checking them against the type of their default (M2's ``label_prior``: "uniform" or a
     #: list of probabilities)
     checked_options = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        """Guard the entry points a kind defines (``build``, ``loss``, ``evaluate``, ``sample``,
+        ``reconstruct``, ``classify``) with the checks of their arguments (:func:`~pyrovae.models.guards.guard`)."""
+        super().__init_subclass__(**kwargs)
+        guard(cls)
 
     @classmethod
     def build(cls, event_shape: Sequence[int], **options: Any) -> Self:
@@ -257,6 +275,13 @@ class LatentVariableModel(nn.Module):
         labels (:func:`pyrovae.infer.traces.classify`)."""
         return classify(self, x)
 
+    def check_components(self, x: torch.Tensor, where: str) -> None:
+        """Raise a :class:`~pyrovae.errors.PyroVAEError` naming the component that does not
+        fit the others, on the example ``x`` (one, of the model's shape): called by the dry
+        run when the model is built (:func:`~pyrovae.models.guards.dry_run`), before its programs are traced. A kind
+        may check its components one by one here, for a clearer line than the programs'
+        failure; by default nothing."""
+
     # -- data and evaluation ----------------------------------------------------------------
 
     def check_data(self, dataset: DataSet) -> None:
@@ -293,14 +318,23 @@ class LatentVariableModel(nn.Module):
                           stacklevel=2)
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000,
-                 num_samples: int = 1, world: World | None = None) -> dict[str, Any]:
+                 num_samples: int = 1, world: World | None = None,
+                 seed: int | None = None) -> dict[str, Any]:
         """ELBO, reconstruction and KL in nats per example with standard errors (see
         :func:`~pyrovae.infer.elbo.evaluate_elbo`; ``world`` shards the examples over
         data-parallel ranks) and, with labels, for a model that infers them
-        (:func:`~pyrovae.infer.labels.infers_labels`), the accuracy of its q(y|x)."""
+        (:func:`~pyrovae.infer.labels.infers_labels`), the accuracy of its q(y|x).
+
+        The draws are keyed by ``seed`` and each example's index
+        (:func:`~pyrovae.noise.evaluation_key`; default the seed torch's generator was last
+        seeded with): the numbers do not depend on ``batch_size`` or the number of ranks, and
+        two calls with the same key give the same numbers."""
         result = evaluate_elbo(self, x, batch_size=batch_size, num_samples=num_samples,
-                               world=world, y=self.given(y))
+                               world=world, y=self.given(y), seed=seed)
         if y is not None and infers_labels(self, x):
             result["accuracy"], result["accuracy_stderr"] = accuracy(self, x, y, batch_size,
-                                                                     world)
+                                                                     world, seed=seed)
         return result
+
+
+guard(LatentVariableModel)

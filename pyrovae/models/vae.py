@@ -20,11 +20,14 @@ from collections.abc import Sequence
 from typing import Any, Self
 
 import pyro
+import torch
 
+from ..checks import type_name
 from ..guides import GUIDES
 from ..likelihoods import LIKELIHOODS
 from ..nets import DECODERS, ENCODERS
 from ..priors import PRIORS
+from ..errors import ConfigError
 from .base import MODELS, LatentVariableModel, kl_scale
 
 __all__ = ["VAE"]
@@ -95,6 +98,39 @@ class VAE(LatentVariableModel):
             prior, {"z_dim": z_dim, "event_shape": event_shape, "posterior": vae.q}
         )
         return vae
+
+    def check_components(self, x, where):
+        """Each component against the others on the example ``x``: the encoder's features
+        are what the posterior family reads, q(z|x) and p(z) have event shape ``(z_dim,)``,
+        and the decoder returns ``(N, P, *event_shape)``."""
+        features = getattr(self.posterior, "num_features", None)
+        h = self.encoder(x)
+        if features is not None and (not torch.is_tensor(h) or tuple(h.shape) != (1, features)):
+            got = tuple(h.shape) if torch.is_tensor(h) else type_name(h)
+            raise ConfigError(
+                f"{where}: the encoder returns {got} for one example, but the guide's "
+                f"posterior family reads {features} features: (N, {features}); give the "
+                f"encoder out_features={features}"
+            )
+        expected = (1, self.likelihood.params_per_pixel, *self.event_shape)
+        z = torch.zeros(1, self.z_dim, dtype=x.dtype, device=x.device)
+        out = self.decoder(z)
+        if not torch.is_tensor(out) or tuple(out.shape) != expected:
+            got = tuple(out.shape) if torch.is_tensor(out) else type_name(out)
+            raise ConfigError(
+                f"{where}: the decoder returns {got} for one latent of size {self.z_dim}, but "
+                f"the '{self.likelihood.registry_name}' likelihood needs {expected}: (N, P, "
+                f"*event_shape) with P = {self.likelihood.params_per_pixel}; give the decoder "
+                f"out_shape {expected[1:]}"
+            )
+        for name, dist in (("prior", self.prior()), ("guide", self.q(x))):
+            shape = getattr(dist, "event_shape", None)
+            if shape is None or tuple(shape) != (self.z_dim,):
+                got = tuple(shape) if shape is not None else type_name(dist)
+                raise ConfigError(
+                    f"{where}: the {name} gives {got} where a distribution over z of event "
+                    f"shape ({self.z_dim},) (z_dim) is needed; build it with z_dim={self.z_dim}"
+                )
 
     # -- the two Pyro programs ---------------------------------------------------------------
 

@@ -45,7 +45,10 @@ def activation(name):
 
 
 def check_sizes(hidden):
-    """Validate a list of hidden-layer widths."""
+    """Validate a list of hidden-layer widths (one int is one layer)."""
+    if isinstance(hidden, (str, bytes)) or not isinstance(hidden, (int, list, tuple)):
+        raise ConfigError(f"hidden sizes must be a list of positive integers such as [400], "
+                          f"got {hidden!r}")
     hidden = [hidden] if isinstance(hidden, int) else list(hidden)
     if any(not isinstance(h, int) or isinstance(h, bool) or h < 1 for h in hidden):
         raise ConfigError(f"hidden sizes must be positive integers, got {hidden}")

@@ -60,6 +60,9 @@ class ConvEncoder(nn.Module):
         _check_image(in_shape, "encoder")
         self.in_shape = tuple(in_shape)
         channels = check_sizes(channels)
+        if not channels:
+            raise ConfigError("channels must list at least one convolution's channel count, "
+                              "e.g. [32, 64]; for no convolution use the 'mlp' network")
         k = _check_kernel(kernel_size)
         layers = []
         for a, b in zip([self.in_shape[0], *channels[:-1]], channels):
@@ -101,6 +104,9 @@ class ConvDecoder(nn.Module):
         self.out_shape = tuple(out_shape)
         p, c, height, width = self.out_shape
         channels = check_sizes(channels)
+        if not channels:
+            raise ConfigError("channels must list at least one convolution's channel count, "
+                              "e.g. [32, 64]; for no convolution use the 'mlp' network")
         k = _check_kernel(kernel_size)
         hs = conv_sizes(height, len(channels))
         ws = conv_sizes(width, len(channels))

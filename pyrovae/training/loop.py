@@ -8,6 +8,11 @@ nothing about priors, likelihoods, labels or files: it talks to the model throug
 every side effect to its callbacks (:mod:`pyrovae.callbacks`). Per epoch it applies the KL
 warm-up (β is passed to the loss), watches for divergence (:mod:`pyrovae.divergence`), validates
 every ``eval_every`` epochs, keeps the best validation ELBO and steps the learning-rate schedule.
+
+Its arguments are checked where they enter (:mod:`pyrovae.checks`): the constructor's options,
+and :meth:`Trainer.fit`'s arguments and data set (tensors of the model's shape, dtype and device,
+labels in range, the likelihood's support, sizes against memory) before the first step; the
+step itself adds no checks.
 """
 
 from __future__ import annotations
@@ -22,14 +27,18 @@ from typing import TYPE_CHECKING, Any
 import pyro
 import torch
 
-from .. import distributed
+from .. import checks, distributed
 from ..callbacks.base import Callback, Fit, callback_name
 from ..callbacks.early_stopping import EarlyStopping
 from ..callbacks.progress import ProgressBar
 from ..compiled import CompiledLoss
+from ..data.base import DataSet
 from ..divergence import DivergenceMonitor
-from ..errors import CallbackError, ConfigError, PyroVAEError
+from ..errors import CallbackError, ConfigError, DataError, PyroVAEError
 from ..infer.objectives import OBJECTIVES
+from ..memory import require
+from ..models.base import LatentVariableModel
+from ..models.guards import unchecked
 from ..models.user import check_model
 from ..noise import KeyedNoise
 from ..optim import OPTIMIZERS
@@ -37,13 +46,70 @@ from ..params import OwnParameters
 from ..schedulers import SCHEDULERS
 
 if TYPE_CHECKING:
-    from ..data.base import DataSet
     from ..data.batcher import Batcher
     from ..data.labels import SemiSupervisedBatcher
     from ..distributed import World
-    from ..models.base import LatentVariableModel
 
 __all__ = ["Trainer", "kl_weight_at"]
+
+#: numpy (which Pyro seeds) takes seeds in [0, 2**32)
+MAX_SEED = 2**32 - 1
+
+
+def _check_callbacks(callbacks, where):
+    """``callbacks`` as a list of :class:`~pyrovae.callbacks.Callback` objects."""
+    if isinstance(callbacks, Callback) or isinstance(callbacks, (str, bytes, dict)) or not (
+            isinstance(callbacks, Iterable)):
+        raise ConfigError(f"{where}: callbacks must be a list of pyrovae.Callback objects, got "
+                          f"{checks._got(callbacks)}"
+                          + ("; put it in a list: callbacks=[...]"
+                             if isinstance(callbacks, Callback) else ""))
+    callbacks = list(callbacks)
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise ConfigError(f"{where}: callbacks must be pyrovae.Callback objects (a subclass "
+                              f"defining on_epoch_end, ...), got {checks._got(callback)}")
+    return callbacks
+
+
+def _check_spec(value, name, where, ok):
+    """A component argument: a name, a table, a :class:`~pyrovae.config.Component`, or an
+    object for which ``ok(value)`` holds."""
+    if isinstance(value, (str, dict)) or (hasattr(value, "name") and hasattr(value, "options")
+                                         and not callable(value)):
+        return value
+    if not ok(value):
+        raise ConfigError(f"{where}: {name} must be the name of a registered {name} (a str), "
+                          f"a {{\"name\": ..., **options}} table or {ok.__doc__}, got "
+                          f"{checks._got(value)}")
+    return value
+
+
+@contextlib.contextmanager
+def _refused(name):
+    """A component whose constructor refuses its options with a ValueError or TypeError
+    (torch's ``SGD(momentum=-1)``): one line naming it."""
+    try:
+        yield
+    except PyroVAEError:
+        raise
+    except (ValueError, TypeError) as e:
+        raise ConfigError(f"Trainer: {name}: {' '.join(str(e).split())}") from e
+
+
+def _objective_object(value):
+    """a Pyro ELBO object"""
+    return callable(getattr(value, "differentiable_loss", None))
+
+
+def _optimizer_object(value):
+    """a torch.optim.Optimizer"""
+    return isinstance(value, torch.optim.Optimizer)
+
+
+def _scheduler_object(value):
+    """a scheduler object (pyrovae.schedulers)"""
+    return callable(getattr(value, "step", None)) and hasattr(value, "lr")
 
 
 def kl_weight_at(epoch, beta, warmup_epochs):
@@ -120,22 +186,52 @@ class Trainer:
         clip_grad_norm: float = 0.0,
         clip_grad_value: float = 0.0,
     ) -> None:
+        where = "Trainer"
+        if not isinstance(module, LatentVariableModel):
+            hint = ("; wrap a module of your own with pyrovae.as_model(module, event_shape)"
+                    if callable(getattr(module, "model", None)) else
+                    "; build one with e.g. pyrovae.VAE.build(event_shape)")
+            raise ConfigError(f"{where}: module must be a pyrovae model (a "
+                              f"LatentVariableModel), got {checks._got(module)}{hint}")
+        _check_spec(objective, "objective", where, _objective_object)
+        _check_spec(optimizer, "optimizer", where, _optimizer_object)
+        _check_spec(scheduler, "scheduler", where, _scheduler_object)
+        lr = checks.number(lr, "lr", where, minimum=0.0)  # (0: gradients without steps)
+        kl_weight = checks.number(kl_weight, "kl_weight", where, minimum=0.0)
+        kl_warmup_epochs = checks.integer(kl_warmup_epochs, "kl_warmup_epochs", where, minimum=0)
+        checks.boolean(progress, "progress", where, none=True)
+        divergence_factor = checks.number(divergence_factor, "divergence_factor", where,
+                                          minimum=0.0)
+        patience = checks.integer(patience, "patience", where, minimum=0)
+        eval_every = checks.integer(eval_every, "eval_every", where, minimum=1)
+        seed = checks.integer(seed, "seed", where, minimum=0, maximum=MAX_SEED)
+        checks.boolean(compile, "compile", where)
+        checks.boolean(flush_denormal, "flush_denormal", where)
+        callbacks = _check_callbacks(callbacks, where)
+        if world is not None and not callable(getattr(world, "bounds", None)):
+            raise ConfigError(f"{where}: world must be a pyrovae.distributed.World or None, got "
+                              f"{checks._got(world)}")
         self.flush_denormal = flush_denormal
         for name, value in (("clip_grad_norm", clip_grad_norm),
                             ("clip_grad_value", clip_grad_value)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise ConfigError(f"{name} must be a finite number ≥ 0 (0: off), got {value!r}")
+            if isinstance(value, bool) or not (isinstance(value, (int, float))
+                                               and math.isfinite(value) and value >= 0):
+                raise ConfigError(f"{where}: {name} must be a finite number ≥ 0 (0: off), got "
+                                  f"{value!r}")
         self.clip_grad_norm, self.clip_grad_value = float(clip_grad_norm), float(clip_grad_value)
         self.module = module
         self.world = distributed.current() if world is None else world
         self.seed = int(seed)  # keys the guide's noise (:mod:`pyrovae.noise`), with the step
-        self.objective = OBJECTIVES.resolve(
-            objective, {"max_plate_nesting": module.max_plate_nesting}
-        )
-        self.optimizer = OPTIMIZERS.resolve(
-            optimizer, {"params": list(module.parameters()), "lr": lr}
-        )
-        self.scheduler = SCHEDULERS.resolve(scheduler, {"optimizer": self.optimizer})
+        with _refused("objective"):
+            self.objective = OBJECTIVES.resolve(
+                objective, {"max_plate_nesting": module.max_plate_nesting}
+            )
+        with _refused("optimizer"):
+            self.optimizer = OPTIMIZERS.resolve(
+                optimizer, {"params": list(module.parameters()), "lr": lr}
+            )
+        with _refused("scheduler"):
+            self.scheduler = SCHEDULERS.resolve(scheduler, {"optimizer": self.optimizer})
         self.params = [p for group in self.optimizer.param_groups for p in group["params"]]
         self.compiled = None
         if compile:
@@ -146,11 +242,7 @@ class Trainer:
         self.patience = int(patience)
         self.eval_every = int(eval_every)
         self.progress = progress
-        self.callbacks = list(callbacks)
-        for callback in self.callbacks:
-            if not isinstance(callback, Callback):
-                raise TypeError(f"callbacks must be pyrovae.callbacks.Callback objects, got "
-                                f"{type(callback).__name__}")
+        self.callbacks = callbacks
         self.monitor = DivergenceMonitor(divergence_factor)
         # a sync per step costs nothing on the CPU and stops a bad step before the optimizer
         # applies it; on an accelerator the monitor is read every 100 steps and per epoch
@@ -234,6 +326,10 @@ class Trainer:
         :param on_step: called as ``on_step(loss)`` after every step (the callbacks that
             define ``on_step_end``).
         :raises TrainingError: at the first diverging step."""
+        if not (isinstance(batches, Iterable) and hasattr(batches, "__len__")):
+            raise ConfigError("Trainer.train_epoch: batches must be a Batcher "
+                              f"(dataset.batches(batch_size, seed)), got {checks._got(batches)}")
+        checks.callable_or_none(on_step, "on_step", "Trainer.train_epoch")
         self.module.train()
         weight = kl_weight_at(self.epoch, self.kl_weight, self.kl_warmup_epochs)
         self._steps = len(batches)
@@ -290,6 +386,8 @@ class Trainer:
             session checked them before writing anything).
         :returns: the list of per-epoch metric rows of this call.
         """
+        self._check_fit(dataset, epochs, batch_size, seed, eval_batch_size, eval_samples,
+                        on_epoch, batches, callbacks, state, check_data)
         if check_data:
             self.module.check_data(dataset)
             labels = self.module.given(dataset.train.y)
@@ -331,6 +429,56 @@ class Trainer:
                             raise  # otherwise the first error is the one to report
         return rows
 
+    def _check_fit(self, dataset, epochs, batch_size, seed, eval_batch_size, eval_samples,
+                   on_epoch, batches, callbacks, state, check_data):
+        """The arguments of :meth:`fit`, and the data set's tensors against the model (type,
+        shape, dtype, device; the labels' values with ``check_data``), sizes against memory."""
+        where = "Trainer.fit"
+        if not isinstance(dataset, DataSet):
+            hint = ("; wrap tensors in one: pyrovae.data.DataSet(name, Split(x_train), "
+                    "Split(x_valid), Split(x_test), event_shape), Split from pyrovae.data.base"
+                    if isinstance(dataset, (torch.Tensor, tuple, list)) else "")
+            raise DataError(f"{where}: dataset must be a pyrovae DataSet (pyrovae.load_dataset(...)), "
+                            f"got {checks._got(dataset)}{hint}")
+        checks.integer(epochs, "epochs", where, minimum=0)  # (0: a run that only reports)
+        batch_size = checks.integer(batch_size, "batch_size", where, minimum=1)
+        checks.integer(seed, "seed", where, minimum=0, maximum=MAX_SEED)
+        eval_batch_size = checks.integer(eval_batch_size, "eval_batch_size", where, minimum=1)
+        eval_samples = checks.integer(eval_samples, "eval_samples", where, minimum=1)
+        checks.callable_or_none(on_epoch, "on_epoch", where)
+        if batches is not None and not (isinstance(batches, Iterable)
+                                        and hasattr(batches, "__len__")):
+            raise ConfigError(f"{where}: batches must be a Batcher (dataset.batches(batch_size, "
+                              f"seed)) or None, got {checks._got(batches)}")
+        _check_callbacks(callbacks, where)
+        if state is not None and not isinstance(state, Fit):
+            raise ConfigError(f"{where}: state must be a pyrovae.callbacks.Fit or None, got "
+                              f"{checks._got(state)}")
+        checks.boolean(check_data, "check_data", where)
+        module = self.module
+        shape = getattr(module, "event_shape", None)
+        param = next(module.parameters(), None)
+        dtype = None if param is None else param.dtype
+        device = module._device()
+        for name in ("train", "valid", "test"):
+            split = dataset.split(name)
+            x = checks.batch(split.x, f"dataset.{name}.x", where, event_shape=shape, dtype=dtype,
+                             device=device)
+            if name != "test" and x.shape[0] == 0:
+                raise DataError(f"{where}: the {name} split of {dataset.name} is empty; "
+                                "training needs at least one example in train and valid")
+            if split.y is not None and check_data:
+                checks.labels(split.y, f"dataset.{name}.y", where, n=x.shape[0],
+                              num_classes=dataset.num_classes, device=split.x.device)
+        numel = math.prod(dataset.train.x.shape[1:])
+        require(min(batch_size, len(dataset.train)) * numel * dataset.train.x.element_size() * 4,
+                f"{where}: batch_size = {batch_size}", "lower batch_size",
+                device=dataset.train.x.device)
+        require(min(eval_batch_size, len(dataset.valid)) * eval_samples * numel * 4,
+                f"{where}: eval_batch_size = {eval_batch_size} with eval_samples = "
+                f"{eval_samples}", "lower eval_batch_size or eval_samples",
+                device=dataset.valid.x.device)
+
     def _callbacks(self, extra, on_epoch):
         """The callbacks of one :meth:`fit`: early stopping, the trainer's own, this call's,
         ``on_epoch``, the progress bar (last: its postfix shows the epoch as the others left
@@ -368,8 +516,9 @@ class Trainer:
         valid = None
         if self.epoch % self.eval_every == 0 or self.epoch == epochs:
             self.module.eval()
-            valid = self.module.evaluate(dataset.valid.x, dataset.valid.y, eval_batch_size,
-                                         eval_samples, world=self.world)
+            with unchecked():  # checked when fit began
+                valid = self.module.evaluate(dataset.valid.x, dataset.valid.y, eval_batch_size,
+                                             eval_samples, world=self.world)
             row.update((f"valid_{k}", v) for k, v in valid.items()
                        if not k.endswith("_stderr") and k != "num_examples"
                        and not isinstance(v, dict))  # per-site KLs: evaluate --json

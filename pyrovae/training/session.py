@@ -9,20 +9,17 @@ the training state its checkpoint holds, or only finishes its final reports when
 before they were written. :func:`fit` is both for Python: it returns the trained
 :class:`~pyrovae.runs.Run`.
 
-A run is finished when its ``results.json`` exists: the final reports (the best epoch's test
-ELBO, the importance-sampled bound of ``train.final_iwae_k``, the figures) are computed with the
-best epoch's weights and their own seed, so a run killed at any point after its last epoch
-finishes them on resume with the numbers the uninterrupted run would have written.
+Every epoch's files are one transaction on the run directory (a resume's rewritten config.toml
+is part of its first); a failure before an epoch's commit leaves the run as it was. A run is
+finished when its ``results.json`` exists: the final reports (:mod:`pyrovae.training.reports`)
+are computed with the best epoch's weights and their own seed, so a run killed at any point
+after its last epoch finishes them on resume with the numbers the uninterrupted run would
+have written.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import os
-import platform
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -35,34 +32,31 @@ from .. import distributed, rng
 from .._version import __version__
 from ..callbacks.base import CALLBACKS, Callback, Fit
 from ..callbacks.tensorboard import TensorBoard
-from ..checkpoint import VERSION, canonical_config, read_checkpoint
-from ..config import config_to_dict, with_values
+from ..checkpoint import VERSION, check_config, check_training, read_checkpoint
+from ..config import check_memory, config_to_dict, with_values
 from ..data.arrays import is_array_file
 from ..device import resolve_device
 from ..errors import CheckpointError, ConfigError, TrainingError
 from ..infer.analytic import kl_report
-from ..infer.importance import evaluate_log_likelihood
 from ..models.base import build_model
 from ..models.user import check_model
 from ..plugins import short_name
 from ..registry import article, plural
-from ..rundir import RunDirectory
+from ..rundir import RunDirectory, check_target, recover_run
 from ..runfiles import (
     BEST,
     CHECKPOINT,
-    CONFIG,
-    RESULTS,
-    RUN_FILES,
     load_run_config,
     read_metrics,
     read_results,
     write_config,
-    write_results,
 )
 from ..run_data import features_checksum, load_data
 from ..runs import Run
-from .loop import Trainer, _call
-from .run_writers import Checkpoints, Figures, MetricsFile
+from . import reports
+from .loop import Trainer
+from .reports import config_hash
+from .run_writers import Checkpoints, Figures, MetricsFile, staging
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -85,18 +79,6 @@ def default_run_dir(config):
     name = Path(config.data.name).stem if is_array_file(config.data.name) else None
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("runs") / f"{name or config.data.name}-{short_name(config.model.kind)}-{stamp}"
-
-
-def config_hash(config_dict):
-    """SHA-256 of a config's canonical JSON (sorted keys), without the keys that do not change
-    what is learned: ``output.dir``, ``train.epochs``, where it computes (:data:`PORTABLE`) and
-    what it reports to (``train.callbacks``)."""
-    canonical = {section: dict(table) for section, table in config_dict.items()}
-    canonical["output"] = {k: v for k, v in canonical.get("output", {}).items() if k != "dir"}
-    canonical["train"] = {k: v for k, v in canonical.get("train", {}).items()
-                          if k not in ("epochs", "device", "num_threads", "callbacks")}
-    text = json.dumps(canonical, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def train(
@@ -124,6 +106,8 @@ def _train(config, progress, overwrite, log, callbacks):
     target = Path(config.output.dir or default_run_dir(config))
     config = with_values(config, **{"output.dir": str(target),
                                     "data.features_checksum": features_checksum(config)})
+    check_memory(config)  # a config built in Python (load_config checks its own)
+    check_target(target, overwrite=overwrite)  # on every rank, before any work
     session = Session(config, progress, log, callbacks=callbacks)  # checks everything first
     session.run_dir = target
     if not session.world.is_main:  # only rank 0 writes (pyrovae.distributed)
@@ -170,6 +154,8 @@ def resume(
 def _resume(run_dir, epochs, progress, log, device, num_threads, callbacks):
     """:func:`resume`, returning the finished :class:`Session`."""
     run_dir = Path(run_dir)
+    check_target(run_dir, resume=True)  # on every rank, before any work
+    recover_run(run_dir)  # what a crashed transaction left, before its files are read
     config = load_run_config(run_dir)
     state = read_checkpoint(run_dir / CHECKPOINT)
     _check_resumable(run_dir, config, state)
@@ -265,8 +251,10 @@ def _get(config, dotted):
 
 
 def _check_resumable(run_dir, config, state):
-    """Refuse a checkpoint without training state, of another version or format, or whose
-    config differs from config.toml in a key a resume may not change."""
+    """Refuse a checkpoint without training state, of another version or format, whose
+    config differs from config.toml in a key a resume may not change
+    (:func:`~pyrovae.checkpoint.check_config`), or whose training state is damaged
+    (:func:`~pyrovae.checkpoint.check_training`)."""
     path = run_dir / CHECKPOINT
     if "training" not in state:
         raise CheckpointError(f"{path} holds no training state (format version "
@@ -277,19 +265,13 @@ def _check_resumable(run_dir, config, state):
             f"format {state.get('version')}); this is pyrovae {__version__} (format {VERSION}), "
             "which cannot continue it exactly; evaluate it, or start a new run"
         )
-    saved, current = canonical_config(state["config"]), config_to_dict(config)
-    # a key the saved config lacks (added to pyrovae since) is fine at its default value,
-    # which config.toml then reads back as
-    changed = sorted(f"{section}.{key}" for section in saved
-                     for key in saved[section]
-                     if saved[section][key] != current.get(section, {}).get(key)
-                     and f"{section}.{key}" not in RESUMABLE)
-    if changed:
-        raise CheckpointError(
-            f"{run_dir / CONFIG} differs from its checkpoint in {', '.join(changed)}; a "
-            "resume continues a run as it was configured (only the epochs, the device and the "
-            "thread count may change): restore those keys, or start a new run"
-        )
+    # the same comparison as every reader's (a key the saved config lacks, added to pyrovae
+    # since, is fine at its default value), with a resume's own allowance
+    check_config(run_dir, config, state, path, allowed=RESUMABLE,
+                 fix="a resume continues a run as it was configured (only the epochs, the "
+                     "device and the thread count may change): restore those keys, or start "
+                     "a new run")
+    check_training(path, state)  # field by field: epoch range, optimizer, batches, rng
 
 
 def _threads(t, world, log):
@@ -305,18 +287,6 @@ def _threads(t, world, log):
         torch.set_num_threads(n)
     elif world.size > 1:
         torch.set_num_threads(distributed.threads_per_rank(world))
-
-
-@contextlib.contextmanager
-def _seeded(seed):
-    """The global random streams seeded with ``seed`` inside the block and restored after it:
-    the final reports draw the same numbers however the run got there."""
-    saved = rng.get_state()
-    pyro.set_rng_seed(seed)
-    try:
-        yield
-    finally:
-        rng.set_state(saved)
 
 
 class _KeepBest(Callback):
@@ -407,8 +377,9 @@ class Session:
         reports. Returns every epoch row of the run."""
         config, t = self.config, self.config.train
         self.fit.run = run
-        if run is not None:
-            write_config(run.path, config, comments=self.kl_lines)
+        if run is not None:  # a resume's config.toml is part of its first transaction
+            with staging(self.fit):
+                write_config(run.path, config, comments=self.kl_lines)
         for line in self.kl_lines:
             self.log(line)
         done = self.trainer.epoch
@@ -444,54 +415,13 @@ class Session:
                 f"{self.device}{ranks}")
 
     def finish(self, run):
-        """The final reports: the best epoch's weights back into the module, the test
-        evaluation and bound (:meth:`results`), the callbacks' ``on_run_end`` (the figures),
-        then ``results.json``, last: a run is finished when it exists."""
-        if run is None:
-            if self.keep_best.state is not None:
-                self.module.load_state_dict(self.keep_best.state)
-            with _seeded(self.config.train.seed):
-                self.results()  # the test evaluations are sharded: every rank takes part
-            return
-        best = Path(run.path) / BEST
-        if best.exists():
-            self.module.load_state_dict(read_checkpoint(best)["state_dict"])
-        with _seeded(self.config.train.seed):
-            results = self.results()
-            results["files"] = [name for name in RUN_FILES
-                                if name == RESULTS or (Path(run.path) / name).exists()]
-            for callback in self.callbacks:
-                _call(callback, "on_run_end", self.fit, results)
-        write_results(run.path, results)
+        """The final reports (:func:`pyrovae.training.reports.finish`): the test evaluation
+        and bound, the figures, then ``results.json``, last."""
+        reports.finish(self, run)
 
     def results(self):
-        """The run's summary: the best epoch's test ELBO (and importance-sampled bound with
-        ``train.final_iwae_k`` samples), how and why training ended, versions."""
-        t, trainer, test = self.config.train, self.trainer, self.dataset.test
-        self.module.eval()
-        result = {
-            "config_sha256": config_hash(config_to_dict(self.config)),
-            "epochs_run": trainer.epoch,
-            "epochs": t.epochs,
-            "best_epoch": trainer.best_epoch,
-            "best_valid_elbo": trainer.best_elbo if trainer.best_epoch else None,
-            "stop_reason": trainer.stop_reason or f"reached epoch {trainer.epoch}",
-            "train_seconds": trainer.seconds,
-            "test": self.module.evaluate(test.x, test.y, t.eval_batch_size, t.eval_samples,
-                                         world=self.world),
-            "versions": {"pyrovae": __version__, "torch": torch.__version__,
-                         "pyro": pyro.__version__, "python": platform.python_version()},
-        }
-        if t.final_iwae_k:
-            self.log(f"final bound: the importance-sampled log-likelihood of the best epoch "
-                     f"({trainer.best_epoch}) on the test split")
-            start = time.perf_counter()
-            bound = evaluate_log_likelihood(self.module, test.x, t.final_iwae_k,
-                                            world=self.world, y=self.module.given(test.y),
-                                            progress=self.progress, log=self.log)
-            bound["seconds"] = time.perf_counter() - start
-            result["test"].update(bound)
-        return result
+        """The run's summary (:func:`pyrovae.training.reports.results`)."""
+        return reports.results(self)
 
 
 class _Saved(Checkpoints):

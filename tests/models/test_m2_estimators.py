@@ -123,7 +123,11 @@ def test_the_bound_rises_with_k_towards_log_p_x_and_stays_above_the_elbo(lg):
     pyro.set_rng_seed(1)
     exact = lg.log_px().mean().item()
     elbo = evaluate_elbo(lg.m2, lg.x, num_samples=200)["elbo"]
-    bounds = [importance_bound(lg.m2, lg.x, k).mean().item() for k in (1, 10, 1000)]
+    # E[L_K] rises with K, one realization need not: each bound is averaged over 30 keyed
+    # draws (seeds 0..29). Over seeds L_10 sits 0.047 below log p(x) with a spread of 0.074, so
+    # its 30-draw mean has a standard error of 0.014 against a gap of about 0.04 to L_1000.
+    bounds = [sum(importance_bound(lg.m2, lg.x, k, seed=s).mean().item() for s in range(30)) / 30
+              for k in (1, 10, 1000)]
     assert elbo < bounds[0] + 0.05  # L_1 ≥ ELBO with y summed (Jensen over y), up to noise
     assert bounds[0] < bounds[1] < bounds[2] <= exact + 0.01
     assert exact - bounds[2] < 0.3 * (exact - elbo)

@@ -253,10 +253,10 @@ def test_the_trainer_flushes_subnormal_floats_while_it_fits(digits):
 
 
 def _gradients_after_one_step(digits, **clip):
-    """The gradients one step leaves (an SGD step with lr 0 keeps the weights, so every
+    """The gradients of one step from a fresh model (computed before the SGD update, so every
     trainer sees the same gradient before clipping: same init, same keyed noise)."""
     pyro.set_rng_seed(0)
-    trainer = pv.Trainer(tiny_vae(digits), optimizer="sgd", lr=0.0, progress=False, **clip)
+    trainer = pv.Trainer(tiny_vae(digits), optimizer="sgd", lr=1e-3, progress=False, **clip)
     trainer.step(digits.train.x[:64])
     return [p.grad.clone() for p in trainer.params]
 
@@ -283,7 +283,7 @@ def test_gradient_clipping_rescales_the_norm_then_clamps_the_values(digits):
 
 @pytest.mark.parametrize("value", [-1.0, float("nan"), "5"])
 def test_a_bad_clipping_value_is_refused(digits, value):
-    with pytest.raises(pv.ConfigError, match="clip_grad_norm must be a finite number"):
+    with pytest.raises(pv.ConfigError, match=r"clip_grad_norm must be a (finite )?number"):
         pv.Trainer(tiny_vae(digits), clip_grad_norm=value)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pyrovae as pv
-import pyrovae.training.session as session
+import pyrovae.training.reports as reports
 from pyrovae.cli import main
 from pyrovae.runfiles import read_metrics, read_results
 
@@ -78,7 +78,7 @@ def test_load_run_reads_back_the_model_config_data_and_files(tmp_path):
     assert a == b
     last = pv.load_run(tmp_path / "r", checkpoint="last", data=False)
     assert last.data is None and last.epoch == 2
-    with pytest.raises(ValueError, match="'best' or 'last'"):
+    with pytest.raises(ValueError, match=r"'best'(,| or) 'last'"):
         pv.load_run(tmp_path / "r", checkpoint="newest")
 
 
@@ -95,7 +95,7 @@ def test_a_run_killed_after_its_last_epoch_finishes_its_reports_on_resume(
     whole = pv.fit(pv.load_config(overrides=OVERRIDES), tmp_path / "whole", quiet=True).results
     target = {"bound": "evaluate_log_likelihood", "figures": "write_figures",
               "results": "write_results"}[where]
-    module = session if where != "figures" else pv.training.run_writers
+    module = reports if where != "figures" else pv.training.run_writers
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # as a kill would: nothing after this point happens
