@@ -101,36 +101,36 @@ def _config_argument(where, config, none=False):
 def _path_argument(where, name, value, none=False):
     import os
 
-    from .checks import _got
+    from .checks import got
     from .errors import ConfigError
 
     if value is None and none:
         return
     if not isinstance(value, (str, os.PathLike)):
         raise ConfigError(f"{where}: {name} must be a path (a str or pathlib.Path), got "
-                          f"{_got(value)}")
+                          f"{got(value)}")
 
 
 def _sequence_of_str(where, name, value):
-    from .checks import _got
+    from .checks import got
     from .errors import ConfigError
 
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not all(
             isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}: {name} must be a list of str, got {_got(value)}"
+        raise ConfigError(f"{where}: {name} must be a list of str, got {got(value)}"
                           + (f"; put it in a list: [{value!r}]" if isinstance(value, str)
                              else ""))
 
 
 def _callbacks_argument(where, callbacks):
     from .callbacks import Callback
-    from .checks import _got
+    from .checks import got
     from .errors import ConfigError
 
     if isinstance(callbacks, (str, bytes, dict, Callback)) or not isinstance(
             callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
         raise ConfigError(f"{where}: callbacks must be a list of pyrovae.Callback objects, got "
-                          f"{_got(callbacks)}")
+                          f"{got(callbacks)}")
 
 
 def _check_train(config, progress=None, overwrite=False, log=print, callbacks=(), **_):
@@ -159,7 +159,7 @@ def _check_fit(config, run_dir=None, *, resume=False, overwrite=False, epochs=No
         checks.integer(num_threads, "num_threads", where, minimum=1)
     if device is not None and not isinstance(device, str) and type(device).__name__ != "device":
         raise checks.ConfigError(f"{where}: device must be a str such as \"cpu\" or "
-                                 f"\"cuda:0\", got {checks._got(device)}")
+                                 f"\"cuda:0\", got {checks.got(device)}")
     _callbacks_argument(where, callbacks)
     checks.boolean(quiet, "quiet", where)
 
@@ -172,10 +172,10 @@ def _check_load_run(run_dir, checkpoint="best", device="cpu", data=True, data_di
     if checkpoint not in ("best", "last"):
         hint = checks.closest(checkpoint, ("best", "last")) if isinstance(checkpoint, str) else ""
         raise checks.ConfigError(f"{where}: checkpoint must be 'best' or 'last', got "
-                                 f"{checks._got(checkpoint)}{hint}")
+                                 f"{checks.got(checkpoint)}{hint}")
     if not isinstance(device, str) and type(device).__name__ != "device":
         raise checks.ConfigError(f"{where}: device must be a str such as \"cpu\" or "
-                                 f"\"cuda:0\", got {checks._got(device)}")
+                                 f"\"cuda:0\", got {checks.got(device)}")
     checks.boolean(data, "data", where)
     _path_argument(where, "data_dir", data_dir, none=True)
 
@@ -196,7 +196,7 @@ def _check_load_dataset(name, *, data_dir=None, binarize="none", seed=0, valid_f
     _path_argument(where, "data_dir", data_dir, none=True)
     if not isinstance(binarize, str):
         raise checks.ConfigError(f"{where}: binarize must be \"none\", \"static\" or "
-                                 f"\"dynamic\", got {checks._got(binarize)}")
+                                 f"\"dynamic\", got {checks.got(binarize)}")
     checks.integer(seed, "seed", where, minimum=0, maximum=2**32 - 1)
     checks.integer(split_seed, "split_seed", where, minimum=0, maximum=2**32 - 1)
     checks.number(valid_fraction, "valid_fraction", where)
@@ -204,7 +204,7 @@ def _check_load_dataset(name, *, data_dir=None, binarize="none", seed=0, valid_f
     checks.integer(labels, "labels", where, minimum=0)
     if options is not None and not isinstance(options, Mapping):
         raise checks.ConfigError(f"{where}: options must be a dict of the source's options or "
-                                 f"None, got {checks._got(options)}")
+                                 f"None, got {checks.got(options)}")
 
 
 def _check_estimator(where, samples):
@@ -212,6 +212,7 @@ def _check_estimator(where, samples):
         from torch import nn
 
         from . import checks
+        from .models.guards import check_support
 
         model, x, y = arguments.get("model"), arguments.get("x"), arguments.get("y")
         param = next(model.parameters(), None) if isinstance(model, nn.Module) else None
@@ -221,9 +222,7 @@ def _check_estimator(where, samples):
         if y is not None:
             checks.labels(y, "y", where, n=x.shape[0],
                           num_classes=getattr(model, "num_classes", None), device=x.device)
-        likelihood = getattr(model, "likelihood", None)
-        if callable(getattr(likelihood, "check_data", None)):  # values outside its support
-            likelihood.check_data(x, f"x (the argument of {where})")
+        check_support(model, x, where)  # values outside the likelihood's support
         for name in ("batch_size", "max_rows", "sample_chunk", "image_chunk"):
             if arguments.get(name) is not None:
                 checks.integer(arguments[name], name, where, minimum=1)

@@ -32,8 +32,8 @@ from .errors import ConfigError, DataError
 from .memory import require
 from .registry import closest
 
-__all__ = ["batch", "boolean", "callable_or_none", "choice", "integer", "labels", "number",
-           "probability", "shape", "size", "tensor", "type_name"]
+__all__ = ["batch", "boolean", "callable_or_none", "choice", "got", "integer", "labels", "number",
+           "probability", "shape", "short_repr", "size", "tensor", "type_name"]
 
 #: the advice for an array that is not a tensor
 CONVERT = "convert it with torch.as_tensor(x, dtype=torch.float32)"
@@ -51,7 +51,7 @@ def type_name(value):
     return f"{top}.{cls.__qualname__}" if top in ("numpy", "pandas", "jax") else cls.__qualname__
 
 
-def _shown(value, limit=60):
+def short_repr(value, limit=60):
     """``repr(value)``, shortened to ``limit`` characters."""
     try:
         text = repr(value)
@@ -70,11 +70,11 @@ def _int_kind(minimum):
             else "an int" if minimum is None else f"an int ≥ {minimum}")
 
 
-def _got(value):
+def got(value):
     """What a message shows of a value of the wrong type: ``2.5``, ``'16' (str)``."""
     if isinstance(value, float):
         return repr(value)
-    return f"{_shown(value)} ({type_name(value)})"
+    return f"{short_repr(value)} ({type_name(value)})"
 
 
 def integer(value, name, where="", *, minimum=None, maximum=None, error=ConfigError):
@@ -82,7 +82,7 @@ def integer(value, name, where="", *, minimum=None, maximum=None, error=ConfigEr
     else that is not an integer is refused (a float with an integer value too: ``2.0`` is not
     a count)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise error(f"{_prefix(where)}{name} must be {_int_kind(minimum)}, got {_got(value)}")
+        raise error(f"{_prefix(where)}{name} must be {_int_kind(minimum)}, got {got(value)}")
     value = operator.index(value)
     if minimum is not None and value < minimum:
         raise error(f"{_prefix(where)}{name} must be {_int_kind(minimum)}, got {value}")
@@ -106,7 +106,7 @@ def number(value, name, where="", *, minimum=None, maximum=None, above=None, err
     """``value`` as a finite ``float``, ≥ ``minimum`` (or > ``above``) and ≤ ``maximum``; a
     bool, a str, NaN and ±inf are refused."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise error(f"{_prefix(where)}{name} must be a number, got {_got(value)}")
+        raise error(f"{_prefix(where)}{name} must be a number, got {got(value)}")
     value = float(value)
     if not math.isfinite(value):
         raise error(f"{_prefix(where)}{name} must be a finite number, got {value}")
@@ -130,7 +130,7 @@ def boolean(value, name, where="", *, none=False, error=ConfigError):
         return None
     if not isinstance(value, bool):
         also = " or None" if none else ""
-        raise error(f"{_prefix(where)}{name} must be True or False{also}, got {_shown(value)}")
+        raise error(f"{_prefix(where)}{name} must be True or False{also}, got {short_repr(value)}")
     return value
 
 
@@ -139,14 +139,14 @@ def choice(value, name, choices, where="", error=ConfigError):
     if not isinstance(value, str) or value not in choices:
         hint = closest(value, choices) if isinstance(value, str) else ""
         raise error(f"{_prefix(where)}{name} must be one of {', '.join(map(repr, choices))}, "
-                    f"got {_shown(value)}{hint}")
+                    f"got {short_repr(value)}{hint}")
     return value
 
 
 def callable_or_none(value, name, where="", error=ConfigError):
     """A function (or ``None``)."""
     if value is not None and not callable(value):
-        raise error(f"{_prefix(where)}{name} must be a function or None, got {_shown(value)} "
+        raise error(f"{_prefix(where)}{name} must be a function or None, got {short_repr(value)} "
                     f"({type_name(value)})")
     return value
 
@@ -159,7 +159,7 @@ def shape(value, name, where="", error=ConfigError):
                     f"example, got the int {value}; write ({value},) for vectors of {value}")
     if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list, torch.Size)):
         raise error(f"{_prefix(where)}{name} must be a tuple of positive ints, the shape of one "
-                    f"example (e.g. (1, 28, 28)), got {_shown(value)} ({type_name(value)})")
+                    f"example (e.g. (1, 28, 28)), got {short_repr(value)} ({type_name(value)})")
     if len(value) == 0:
         raise error(f"{_prefix(where)}{name} must have at least one dimension, got (); write "
                     "(1,) for scalar examples")
@@ -167,7 +167,7 @@ def shape(value, name, where="", error=ConfigError):
     for d in value:
         if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
             raise error(f"{_prefix(where)}{name} must be a tuple of positive ints, got "
-                        f"{_shown(tuple(value))}")
+                        f"{short_repr(tuple(value))}")
         dims.append(operator.index(d))
     numel = math.prod(dims)
     require(numel * FLOAT_BYTES, f"{_prefix(where)}examples of shape {tuple(dims)}",

@@ -36,7 +36,7 @@ from ..memory import require
 from ..params import OwnParameters
 from ..registry import closest
 
-__all__ = ["dry_run", "guard", "unchecked"]
+__all__ = ["check_support", "dry_run", "guard", "unchecked"]
 
 _INSIDE = contextvars.ContextVar("pyrovae_inside_checked_call", default=False)
 
@@ -121,7 +121,7 @@ def _component(value, name, where):
     if isinstance(value, dict):
         if not isinstance(value.get("name"), str):
             raise ConfigError(f"{where}: the {name} table needs a 'name' key naming a "
-                              f"registered {name}, got {checks._shown(value)}")
+                              f"registered {name}, got {checks.short_repr(value)}")
         widths = []
         for key in ("hidden", "channels"):
             sizes = value.get(key)
@@ -145,7 +145,7 @@ def _component(value, name, where):
         raise ConfigError(
             f"{where}: {name} must be the name of a registered {name} (a str), a "
             f"{{\"name\": ..., **options}} table or a {name} object (an nn.Module), got "
-            f"{checks._got(value)}")
+            f"{checks.got(value)}")
     return []
 
 
@@ -157,7 +157,7 @@ def _label_prior(value, where):
                   and math.isfinite(p) and p > 0 for p in value))
     if not ok or abs(sum(value) - 1) > 1e-6:
         raise ConfigError(f"{where}: label_prior must be \"uniform\" or a list of positive "
-                          f"class probabilities summing to 1, got {checks._shown(value)}")
+                          f"class probabilities summing to 1, got {checks.short_repr(value)}")
 
 
 def _check_options(cls, signature, arguments, where):
@@ -178,7 +178,7 @@ def _check_options(cls, signature, arguments, where):
         elif name == "hidden":
             if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{where}: hidden must be a list of positive ints (layer "
-                                  f"widths), got {checks._got(value)}")
+                                  f"widths), got {checks.got(value)}")
             sizes += [checks.size(h, f"hidden[{i}]", where) for i, h in enumerate(value)]
         elif isinstance(default, bool):
             checks.boolean(value, name, where)
@@ -187,7 +187,7 @@ def _check_options(cls, signature, arguments, where):
         elif isinstance(default, float):
             checks.number(value, name, where, minimum=0.0 if name == "alpha" else None)
         elif isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"{where}: {name} must be a str, got {checks._got(value)}")
+            raise ConfigError(f"{where}: {name} must be a str, got {checks.got(value)}")
     return sizes
 
 
@@ -301,7 +301,7 @@ def _around_loss(self, signature, args, kwargs, call):
     y = args[2] if len(args) > 2 else kwargs.get("y")
     if y is not None and not isinstance(y, torch.Tensor):  # (a paired batch has fewer labels)
         raise DataError(f"{_where(self, 'loss')}: y must be None or a tensor of labels, got "
-                        f"{checks._got(y)}; convert it with torch.as_tensor(y, dtype=torch.long)")
+                        f"{checks.got(y)}; convert it with torch.as_tensor(y, dtype=torch.long)")
     return call()
 
 
@@ -322,11 +322,13 @@ def _around_evaluate(self, signature, args, kwargs, call):
     require(rows * math.prod(x.shape[1:]) * x.element_size(),
             f"{where}: batch_size = {batch_size} with num_samples = {samples}",
             "lower batch_size or num_samples", device=x.device)
-    _check_support(self, x, where)
+    check_support(self, x, where)
     return call()
 
 
-def _check_support(module, x, where):
+def check_support(module, x, where):
+    """Refuse (or warn about) values of ``x`` outside the support of ``module``'s likelihood,
+    naming ``x`` as the argument of ``where``; a model without a pyrovae likelihood passes."""
     likelihood = getattr(module, "likelihood", None)
     if hasattr(likelihood, "check_data"):
         likelihood.check_data(x, f"x (the argument of {where})")
@@ -353,7 +355,7 @@ def _around_sample(self, signature, args, kwargs, call):
             checks.labels(y, "y", where, n=n, num_classes=k, device=self._device())
     elif y is not None and not (_is_int(y) or torch.is_tensor(y)):
         raise DataError(f"{where}: y must be an int label or a tensor of n labels, got "
-                        f"{checks._got(y)}")
+                        f"{checks.got(y)}")
     return call()
 
 

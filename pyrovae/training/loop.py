@@ -61,14 +61,14 @@ def _check_callbacks(callbacks, where):
     if isinstance(callbacks, Callback) or isinstance(callbacks, (str, bytes, dict)) or not (
             isinstance(callbacks, Iterable)):
         raise ConfigError(f"{where}: callbacks must be a list of pyrovae.Callback objects, got "
-                          f"{checks._got(callbacks)}"
+                          f"{checks.got(callbacks)}"
                           + ("; put it in a list: callbacks=[...]"
                              if isinstance(callbacks, Callback) else ""))
     callbacks = list(callbacks)
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise ConfigError(f"{where}: callbacks must be pyrovae.Callback objects (a subclass "
-                              f"defining on_epoch_end, ...), got {checks._got(callback)}")
+                              f"defining on_epoch_end, ...), got {checks.got(callback)}")
     return callbacks
 
 
@@ -81,7 +81,7 @@ def _check_spec(value, name, where, ok):
     if not ok(value):
         raise ConfigError(f"{where}: {name} must be the name of a registered {name} (a str), "
                           f"a {{\"name\": ..., **options}} table or {ok.__doc__}, got "
-                          f"{checks._got(value)}")
+                          f"{checks.got(value)}")
     return value
 
 
@@ -192,7 +192,7 @@ class Trainer:
                     if callable(getattr(module, "model", None)) else
                     "; build one with e.g. pyrovae.VAE.build(event_shape)")
             raise ConfigError(f"{where}: module must be a pyrovae model (a "
-                              f"LatentVariableModel), got {checks._got(module)}{hint}")
+                              f"LatentVariableModel), got {checks.got(module)}{hint}")
         _check_spec(objective, "objective", where, _objective_object)
         _check_spec(optimizer, "optimizer", where, _optimizer_object)
         _check_spec(scheduler, "scheduler", where, _scheduler_object)
@@ -210,7 +210,7 @@ class Trainer:
         callbacks = _check_callbacks(callbacks, where)
         if world is not None and not callable(getattr(world, "bounds", None)):
             raise ConfigError(f"{where}: world must be a pyrovae.distributed.World or None, got "
-                              f"{checks._got(world)}")
+                              f"{checks.got(world)}")
         self.flush_denormal = flush_denormal
         for name, value in (("clip_grad_norm", clip_grad_norm),
                             ("clip_grad_value", clip_grad_value)):
@@ -328,7 +328,7 @@ class Trainer:
         :raises TrainingError: at the first diverging step."""
         if not (isinstance(batches, Iterable) and hasattr(batches, "__len__")):
             raise ConfigError("Trainer.train_epoch: batches must be a Batcher "
-                              f"(dataset.batches(batch_size, seed)), got {checks._got(batches)}")
+                              f"(dataset.batches(batch_size, seed)), got {checks.got(batches)}")
         checks.callable_or_none(on_step, "on_step", "Trainer.train_epoch")
         self.module.train()
         weight = kl_weight_at(self.epoch, self.kl_weight, self.kl_warmup_epochs)
@@ -439,7 +439,7 @@ class Trainer:
                     "Split(x_valid), Split(x_test), event_shape), Split from pyrovae.data.base"
                     if isinstance(dataset, (torch.Tensor, tuple, list)) else "")
             raise DataError(f"{where}: dataset must be a pyrovae DataSet (pyrovae.load_dataset(...)), "
-                            f"got {checks._got(dataset)}{hint}")
+                            f"got {checks.got(dataset)}{hint}")
         checks.integer(epochs, "epochs", where, minimum=0)  # (0: a run that only reports)
         batch_size = checks.integer(batch_size, "batch_size", where, minimum=1)
         checks.integer(seed, "seed", where, minimum=0, maximum=MAX_SEED)
@@ -449,11 +449,11 @@ class Trainer:
         if batches is not None and not (isinstance(batches, Iterable)
                                         and hasattr(batches, "__len__")):
             raise ConfigError(f"{where}: batches must be a Batcher (dataset.batches(batch_size, "
-                              f"seed)) or None, got {checks._got(batches)}")
+                              f"seed)) or None, got {checks.got(batches)}")
         _check_callbacks(callbacks, where)
         if state is not None and not isinstance(state, Fit):
             raise ConfigError(f"{where}: state must be a pyrovae.callbacks.Fit or None, got "
-                              f"{checks._got(state)}")
+                              f"{checks.got(state)}")
         checks.boolean(check_data, "check_data", where)
         module = self.module
         shape = getattr(module, "event_shape", None)
