@@ -18,13 +18,27 @@ in its plain form (an ``int``, a ``float``, a tuple). Sizes that decide an alloc
 The checks read a tensor's values (finite, in range) only where data enter once (``evaluate``,
 ``fit``); the per-step path (``loss``) uses :func:`batch`, which reads only shapes and dtypes, so
 it never waits on the device.
+
+A function checks its arguments where it is defined, with the decorator :func:`arguments`, so
+every caller gets the check: ``pyrovae.fit`` and ``pyrovae.training.fit`` are one function, and
+refuse the same bad call in the same words (``pyrovae.fit: config must be a pyrovae Config, got
+dict``). Data checked already are not read again: inside :func:`unchecked` (the trainer's
+validation at every epoch) and inside a call that checked them (``VAE.evaluate`` calling
+:func:`~pyrovae.infer.elbo.evaluate_elbo`), a check made ``outermost`` is skipped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import inspect
 import math
 import numbers
 import operator
+import os
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
 
 import torch
 
@@ -32,8 +46,9 @@ from .errors import ConfigError, DataError
 from .memory import require
 from .registry import closest
 
-__all__ = ["batch", "boolean", "callable_or_none", "choice", "got", "integer", "labels", "number",
-           "probability", "shape", "short_repr", "size", "tensor", "type_name"]
+__all__ = ["arguments", "batch", "boolean", "callable_or_none", "choice", "device", "got",
+           "inside", "integer", "labels", "number", "path", "probability", "shape", "short_repr",
+           "size", "support", "tensor", "type_name", "unchecked"]
 
 #: the advice for an array that is not a tensor
 CONVERT = "convert it with torch.as_tensor(x, dtype=torch.float32)"
@@ -135,11 +150,35 @@ def boolean(value, name, where="", *, none=False, error=ConfigError):
 
 
 def choice(value, name, choices, where="", error=ConfigError):
-    """One of ``choices`` (strings)."""
+    """One of ``choices`` (strings); a str that is not one is answered with the closest."""
     if not isinstance(value, str) or value not in choices:
-        hint = closest(value, choices) if isinstance(value, str) else ""
+        shown, hint = ((short_repr(value), closest(value, choices)) if isinstance(value, str)
+                       else (got(value), ""))
         raise error(f"{_prefix(where)}{name} must be one of {', '.join(map(repr, choices))}, "
-                    f"got {short_repr(value)}{hint}")
+                    f"got {shown}{hint}")
+    return value
+
+
+def path(value, name, where="", *, none=False, error=ConfigError):
+    """A path: a ``str`` or an ``os.PathLike`` such as ``pathlib.Path`` (``None`` too where
+    ``none``); whether it exists is for the function that reads it to say."""
+    if value is None and none:
+        return None
+    if not isinstance(value, (str, os.PathLike)):
+        raise error(f"{_prefix(where)}{name} must be a path (a str or pathlib.Path), got "
+                    f"{got(value)}")
+    return value
+
+
+def device(value, name, where="", *, none=False, error=ConfigError):
+    """A device: a ``str`` such as ``"cpu"`` or ``"cuda:0"`` (its name is checked where it is
+    resolved, :func:`pyrovae.device.resolve_device`) or a ``torch.device`` (``None`` too where
+    ``none``)."""
+    if value is None and none:
+        return None
+    if not isinstance(value, (str, torch.device)):
+        raise error(f"{_prefix(where)}{name} must be a str such as \"cpu\" or \"cuda:0\", got "
+                    f"{got(value)}")
     return value
 
 
@@ -246,3 +285,80 @@ def labels(y, name, where="", *, n=None, num_classes=None, device=None, error=Da
             raise error(f"{_prefix(where)}{name} has the label {bad}, outside 0 … "
                         f"{num_classes - 1} (the model's {num_classes} classes)")
     return y
+
+
+def support(module, x, where):
+    """Refuse (or warn about) values of ``x`` outside the support of ``module``'s likelihood
+    (its ``check_data``), naming ``x`` as the argument of ``where``; a model without a pyrovae
+    likelihood passes. Reads the values (one host sync)."""
+    likelihood = getattr(module, "likelihood", None)
+    if hasattr(likelihood, "check_data"):
+        likelihood.check_data(x, f"x (the argument of {where})")
+
+
+#: true inside a call that checked its arguments (an ``outermost`` one, a model kind's entry
+#: point) and inside :func:`unchecked`: what it calls is not checked again
+_INSIDE = contextvars.ContextVar("pyrovae_inside_checked_call", default=False)
+
+
+@contextlib.contextmanager
+def unchecked() -> Iterator[None]:
+    """Skip the checks that run once per call chain inside (a model kind's entry points, the
+    estimators): for data checked already, e.g. the trainer's validation at every epoch (the
+    data were checked when :meth:`~pyrovae.training.Trainer.fit` began)."""
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
+
+
+def inside() -> bool:
+    """Whether this call is made inside a checked call or :func:`unchecked` (see there)."""
+    return _INSIDE.get()
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def arguments(check: Callable[[dict[str, Any]], object], where: str, *,
+              outermost: bool = False) -> Callable[[_F], _F]:
+    """A decorator: the function's arguments checked before it runs, whoever calls it.
+
+    The call is bound to the function's signature, its defaults filled in, and
+    ``check(arguments)`` run on the dict ``{name: value}`` it makes; a call the signature
+    refuses (an argument missing, one unknown) is a :class:`~pyrovae.errors.ConfigError`
+    ``"<where>: <Python's message>"``. The function keeps its name, docstring and signature
+    (``inspect.signature`` and Sphinx see the real one)::
+
+        @checks.arguments(_check_fit, "pyrovae.fit")
+        def fit(config, run_dir=None, *, resume=False, ...): ...
+
+    :param check: raises one of pyrovae's errors, in ``where``'s name, for a bad argument.
+    :param where: the public name of the function, for the messages (``"pyrovae.fit"``).
+    :param outermost: check only the outermost call: skipped inside a checked call or
+        :func:`unchecked`, and what the function calls is not checked again; for checks that
+        read data (a tensor's values), which a caller may have checked already.
+    """
+    def decorate(function: _F) -> _F:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if outermost and _INSIDE.get():
+                return function(*args, **kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as e:
+                raise ConfigError(f"{where}: {e}") from None
+            bound.apply_defaults()
+            if not outermost:
+                check(dict(bound.arguments))
+                return function(*args, **kwargs)
+            with unchecked():
+                check(dict(bound.arguments))
+                return function(*args, **kwargs)
+
+        return cast(_F, checked)
+
+    return decorate

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import checks
 from .data.arrays import is_array_file
 from .data.features import DRAWS, UNITS
 from .data.load import BINARIZE_MODES
@@ -863,6 +864,22 @@ def with_values(config: Config, **values: Any) -> Config:
     return config
 
 
+def _strings(value, name, where):
+    """A list (or tuple) of str; a lone str is refused with the advice to put it in a list."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: {name} must be a list of str, got {checks.got(value)}"
+                          + (f"; put it in a list: [{value!r}]" if isinstance(value, str)
+                             else ""))
+
+
+def _check_load_config(arguments):
+    """The arguments of :func:`load_config` by type (their values are checked as it loads)."""
+    checks.path(arguments["path"], "path", "pyrovae.load_config", none=True)
+    _strings(arguments["overrides"], "overrides", "pyrovae.load_config")
+
+
+@checks.arguments(_check_load_config, "pyrovae.load_config")
 def load_config(path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
                 imports: Sequence[str] = (), **flags: Any) -> Config:
     """Load a config: defaults, then the TOML file at ``path``, then ``flags`` (``"section.key"``

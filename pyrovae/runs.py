@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import checks
 from .checkpoint import check_best, load_checkpoint, read_checkpoint
 from .config import with_values
 from .device import resolve_device
-from .errors import ConfigError
 from .rundir import recover_run
 from .runfiles import BEST, CHECKPOINT, load_run_config, read_metrics, read_results
 from .run_data import load_data
@@ -96,8 +96,7 @@ def open_run(
     :param str checkpoint: ``"best"`` (``best.pt``, the best validation ELBO; the last epoch's
         ``checkpoint.pt`` for runs without one) or ``"last"``.
     """
-    if checkpoint not in ("best", "last"):
-        raise ConfigError(f"checkpoint must be 'best' or 'last', got {checkpoint!r}")
+    checks.choice(checkpoint, "checkpoint", ("best", "last"))
     recover_run(run_dir)  # a transaction a crash interrupted: finished or undone first
     config = load_run_config(run_dir)
     if data_dir is not None:
@@ -111,6 +110,17 @@ def open_run(
     return config, module, state, device
 
 
+def _check_load_run(arguments):
+    """The arguments of :func:`load_run` by type (the run itself is checked as it is read)."""
+    where = "pyrovae.load_run"
+    checks.path(arguments["run_dir"], "run_dir", where)
+    checks.choice(arguments["checkpoint"], "checkpoint", ("best", "last"), where)
+    checks.device(arguments["device"], "device", where)
+    checks.boolean(arguments["data"], "data", where)
+    checks.path(arguments["data_dir"], "data_dir", where, none=True)
+
+
+@checks.arguments(_check_load_run, "pyrovae.load_run")
 def load_run(run_dir: str | os.PathLike[str], checkpoint: str = "best",
              device: str | torch.device = "cpu", data: bool = True,
              data_dir: str | os.PathLike[str] | None = None) -> Run:

@@ -11,6 +11,8 @@ message holds ``fragment`` and is one line; the run's files are byte-identical a
 The examples of issue 22 come first, then what a hostile user tries next.
 """
 
+import importlib
+import inspect
 import math
 import types
 import warnings
@@ -429,9 +431,9 @@ CASES = [
      "callbacks must be a list of pyrovae.Callback objects"),
     ("load-run-int", lambda c: pv.load_run(5), ConfigError, "run_dir must be a path"),
     ("load-run-checkpoint-typo", lambda c: pv.load_run(c.run_dir, checkpoint="bset"),
-     PyroVAEError, "'best' or 'last'"),
+     ConfigError, "checkpoint must be one of 'best', 'last', got 'bset' (did you mean 'best'?)"),
     ("load-run-checkpoint-int", lambda c: pv.load_run(c.run_dir, checkpoint=1), ConfigError,
-     "checkpoint must be 'best' or 'last', got 1 (int)"),
+     "checkpoint must be one of 'best', 'last', got 1 (int)"),
     ("load-run-data-str", lambda c: pv.load_run(c.run_dir, data="no"), ConfigError,
      "data must be True or False"),
     ("load-run-device-int", lambda c: pv.load_run(c.run_dir, device=0), ConfigError,
@@ -582,3 +584,144 @@ def test_building_draws_nothing_from_the_global_streams(c):
     torch.manual_seed(3)
     VAE.build.__wrapped__(VAE, SHAPE, z_dim=2, **SMALL)
     assert torch.equal(torch.rand(3), after_build)
+
+
+# -- the checks live where the functions do -------------------------------------------------
+#: each package-level function that checks its arguments: (the module it is exported from, the
+#: module that defines it). ``pv.<name>`` is that very function, so a call through either
+#: module is checked as one through ``pv.`` is.
+HOMES = {
+    "train": ("pyrovae.training", "pyrovae.training.session"),
+    "fit": ("pyrovae.training", "pyrovae.training.session"),
+    "load_run": ("pyrovae.runs", "pyrovae.runs"),
+    "load_config": ("pyrovae.config", "pyrovae.config"),
+    "load_dataset": ("pyrovae.data", "pyrovae.data.load"),
+    "evaluate_elbo": ("pyrovae.infer", "pyrovae.infer.elbo"),
+    "evaluate_log_likelihood": ("pyrovae.infer", "pyrovae.infer.importance"),
+    "importance_bound": ("pyrovae.infer", "pyrovae.infer.importance"),
+    "naive_estimate": ("pyrovae.infer", "pyrovae.infer.naive"),
+}
+
+#: ``(id, name, call(function, c), error type, fragment)``: ``call`` makes a bad call of
+#: ``function``, which is ``pv.<name>`` or the same name in its module or its defining module
+DEPTH_CASES = [
+    ("train-dict", "train", lambda f, c: f({"train": {"epochs": 1}}), ConfigError,
+     "pyrovae.train: config must be a pyrovae Config, got dict"),
+    ("train-overwrite-str", "train", lambda f, c: f(pv.load_config(), overwrite="yes"),
+     ConfigError, "pyrovae.train: overwrite must be True or False, got 'yes'"),
+    ("train-unknown-keyword", "train", lambda f, c: f(pv.load_config(), overwrites=True),
+     ConfigError, "pyrovae.train: got an unexpected keyword argument 'overwrites'"),
+    ("fit-dict", "fit", lambda f, c: f({}, c.run_dir), ConfigError,
+     "pyrovae.fit: config must be a pyrovae Config, got dict"),
+    ("fit-epochs-negative", "fit", lambda f, c: f(None, c.run_dir, resume=True, epochs=-2),
+     ConfigError, "pyrovae.fit: epochs must be an int ≥ 0, got -2"),
+    ("fit-device-int", "fit", lambda f, c: f(None, c.run_dir, resume=True, device=0),
+     ConfigError, "pyrovae.fit: device must be a str such as \"cpu\""),
+    ("fit-no-config", "fit", lambda f, c: f(), ConfigError,
+     "pyrovae.fit: missing a required argument: 'config'"),
+    ("load-run-int", "load_run", lambda f, c: f(5), ConfigError,
+     "pyrovae.load_run: run_dir must be a path (a str or pathlib.Path), got 5 (int)"),
+    ("load-run-checkpoint-typo", "load_run", lambda f, c: f(c.run_dir, checkpoint="bset"),
+     ConfigError, "pyrovae.load_run: checkpoint must be one of 'best', 'last', got 'bset' "
+                  "(did you mean 'best'?)"),
+    ("load-config-overrides-str", "load_config", lambda f, c: f(overrides="train.epochs=1"),
+     ConfigError, "pyrovae.load_config: overrides must be a list of str, got "
+                  "'train.epochs=1' (str); put it in a list"),
+    ("load-config-path-int", "load_config", lambda f, c: f(5), ConfigError,
+     "pyrovae.load_config: path must be a path"),
+    ("load-dataset-binarize-bool", "load_dataset", lambda f, c: f("digits", binarize=True),
+     ConfigError, "pyrovae.load_dataset: binarize must be one of 'none', 'static', 'dynamic', "
+                  "got True (bool)"),
+    ("load-dataset-seed-too-big", "load_dataset", lambda f, c: f("digits", seed=2**40),
+     ConfigError, "pyrovae.load_dataset: seed must be at most 4294967295"),
+    ("evaluate-elbo-float64", "evaluate_elbo", lambda f, c: f(c.vae, c.x.double()), DataError,
+     "pyrovae.evaluate_elbo: x must be a floating tensor of dtype float32"),
+    ("evaluate-elbo-batch-zero", "evaluate_elbo", lambda f, c: f(c.vae, c.x, batch_size=0),
+     ConfigError, "pyrovae.evaluate_elbo: batch_size must be a positive int, got 0"),
+    ("log-likelihood-k-zero", "evaluate_log_likelihood", lambda f, c: f(c.vae, c.x, 0),
+     ConfigError, "pyrovae.evaluate_log_likelihood: num_samples must be a positive int, got 0"),
+    ("log-likelihood-outside-support", "evaluate_log_likelihood",
+     lambda f, c: f(c.vae, torch.full((2, *SHAPE), 2.0), 10), DataError,
+     "outside the support of the 'bernoulli' likelihood"),
+    ("importance-bound-negative", "importance_bound", lambda f, c: f(c.vae, c.x, -3),
+     ConfigError, "pyrovae.importance_bound: num_samples must be a positive int, got -3"),
+    ("naive-estimate-list", "naive_estimate", lambda f, c: f(c.vae, [[0.0]], 4), DataError,
+     "pyrovae.naive_estimate: x must be a torch.Tensor, got list"),
+]
+
+
+def _homes(name):
+    """``pv.<name>``, the name in the module it is exported from and in the defining one."""
+    exported, defining = HOMES[name]
+    return {"pyrovae": getattr(pv, name),
+            exported: getattr(importlib.import_module(exported), name),
+            defining: getattr(importlib.import_module(defining), name)}
+
+
+@pytest.mark.parametrize("case", DEPTH_CASES, ids=[case[0] for case in DEPTH_CASES])
+def test_a_function_checks_its_arguments_however_it_is_reached(c, case):
+    """The same bad call, through ``pv.``, the exporting module or the defining one, is the
+    same typed line in the package's name: the check is applied where the function is
+    defined."""
+    _, name, call, error, fragment = case
+    messages = {}
+    for route, function in _homes(name).items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            raised = _expect(lambda: call(function, c), error, fragment)
+        messages[route] = (type(raised), str(raised))
+    assert len(set(messages.values())) == 1, messages
+    assert _snapshot(c.run_dir) == c.snapshot
+
+
+def test_the_depth_cases_cover_every_checked_function():
+    assert {case[1] for case in DEPTH_CASES} == set(HOMES)
+    assert len({case[0] for case in DEPTH_CASES}) == len(DEPTH_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(HOMES))
+def test_the_package_exports_the_checked_function_itself(name):
+    """``pv.fit is pyrovae.training.fit``: the package adds no wrapper, and the function keeps
+    its name, docstring and signature through its check (what ``help`` and Sphinx show)."""
+    homes = _homes(name)
+    assert len({id(f) for f in homes.values()}) == 1, homes
+    function = homes["pyrovae"]
+    raw = inspect.unwrap(function)
+    assert raw is not function  # the check is there, at the definition
+    assert function.__name__ == name and function.__module__ == HOMES[name][1]
+    assert function.__doc__ == raw.__doc__ and function.__doc__
+    assert inspect.signature(function) == inspect.signature(raw)
+
+
+def test_the_package_holds_no_checks_of_its_own():
+    import pyrovae
+
+    leftovers = [n for n in vars(pyrovae) if n == "_CHECKS" or n.startswith(("_check", "_checked"))]
+    assert leftovers == []
+
+
+def test_an_estimator_reads_data_checked_already_once(c, monkeypatch):
+    """The estimators' check reads the examples (finite, in the support): it runs on the
+    outermost call only, so ``VAE.evaluate`` (which checked them) and the trainer's validation
+    at every epoch (under ``checks.unchecked``) do not read them again."""
+    runs = []
+    real = checks.support
+    monkeypatch.setattr(checks, "support", lambda *a: (runs.append(a[2]), real(*a))[1])
+    c.vae.evaluate(c.x)
+    with checks.unchecked():
+        pv.evaluate_elbo(c.vae, c.x)
+    pv.Trainer(build(z_dim=2), progress=False).fit(c.data, epochs=1, batch_size=256)
+    assert runs == []
+    pv.evaluate_elbo(c.vae, c.x)
+    pyrovae_infer = importlib.import_module("pyrovae.infer.importance")
+    pyrovae_infer.importance_bound(c.vae, c.x, 2)
+    assert runs == ["pyrovae.evaluate_elbo", "pyrovae.importance_bound"]
+
+
+def test_an_estimator_answers_no_examples_however_it_is_reached(c):
+    """The estimators answer a batch of no examples (a data-parallel rank's empty shard), and
+    their check, where they are defined, lets it through ``pv.`` as through their modules;
+    ``VAE.evaluate`` refuses one (catalogue case ``evaluate-empty``)."""
+    for route, function in _homes("evaluate_log_likelihood").items():
+        assert function(c.vae, c.x[:0], 2)["num_examples"] == 0, route
+    assert pv.importance_bound(c.vae, c.x[:0], 2).shape == (0,)

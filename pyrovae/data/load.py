@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import checks
 from ..errors import ConfigError, DataError
-from ..registry import closest, plural
+from ..registry import plural
 from .arrays import is_array_file, load_array_file
 from .base import SPLITS, DataSet, RawData, Split
 from .labels import choose_labels
@@ -185,6 +186,25 @@ def _resolve(name, data_dir, options):
     return raw
 
 
+def _check_load_dataset(arguments):
+    """The arguments of :func:`load_dataset`, by type and range (the fractions' sum, the
+    source's options and the data themselves are checked as it loads them)."""
+    where = "pyrovae.load_dataset"
+    checks.path(arguments["name"], "name", where)
+    checks.path(arguments["data_dir"], "data_dir", where, none=True)
+    checks.choice(arguments["binarize"], "binarize", BINARIZE_MODES, where)
+    checks.integer(arguments["seed"], "seed", where, minimum=0, maximum=2**32 - 1)
+    checks.integer(arguments["split_seed"], "split_seed", where, minimum=0, maximum=2**32 - 1)
+    checks.number(arguments["valid_fraction"], "valid_fraction", where)
+    checks.number(arguments["test_fraction"], "test_fraction", where)
+    checks.integer(arguments["labels"], "labels", where, minimum=0)
+    options = arguments["options"]
+    if options is not None and not isinstance(options, Mapping):
+        raise ConfigError(f"{where}: options must be a dict of the source's options or None, "
+                          f"got {checks.got(options)}")
+
+
+@checks.arguments(_check_load_dataset, "pyrovae.load_dataset")
 def load_dataset(
     name: str | os.PathLike[str],
     *,
@@ -218,11 +238,6 @@ def load_dataset(
     :param dict options: keyword options for the source.
     :returns: a :class:`~pyrovae.data.DataSet` of float32 CPU tensors.
     """
-    if binarize not in BINARIZE_MODES:
-        raise DataError(
-            f"unknown binarize mode '{binarize}'{closest(binarize, BINARIZE_MODES)}; choose one "
-            f"of: {', '.join(BINARIZE_MODES)}"
-        )
     for what, f in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
         if not 0 < f < 1:
             raise ConfigError(f"{what} must be between 0 and 1 (exclusive), got {f}")

@@ -23,6 +23,7 @@ from torch.distributions import kl_divergence
 
 from ..noise import IndexedNoise, evaluation_key
 from . import traces
+from .arguments import estimator
 from .traces import NoClosedForm, summary_method
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def summarize(values):
     return mean, stderr
 
 
+@estimator("pyrovae.evaluate_elbo")
 @torch.no_grad()
 def evaluate_elbo(model: Any, x: torch.Tensor, batch_size: int = 1000, num_samples: int = 1,
                   kl: str = "auto", world: World | None = None,

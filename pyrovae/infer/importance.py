@@ -34,6 +34,7 @@ from ..noise import IndexedNoise, evaluation_key
 from ..progress import format_duration, progress_bar
 from ..registry import plural
 from . import traces
+from .arguments import estimator
 from .elbo import summarize
 from .logmeanexp import DEFAULT_MAX_ROWS, chunk_sizes, log_mean_exp
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["evaluate_log_likelihood", "importance_bound"]
 
 
+@estimator("pyrovae.importance_bound")
 @torch.no_grad()
 def importance_bound(model: Any, x: torch.Tensor, num_samples: int,
                      max_rows: int = DEFAULT_MAX_ROWS, sample_chunk: int | None = None,
@@ -147,6 +149,7 @@ def _bounds(model, x, num_samples, max_rows, sample_chunk, image_chunk, world, y
     return bounds if world is None else world.gather(bounds, n)
 
 
+@estimator("pyrovae.evaluate_log_likelihood")
 def evaluate_log_likelihood(model: Any, x: torch.Tensor, num_samples: int = 5000,
                             max_rows: int = DEFAULT_MAX_ROWS, world: World | None = None,
                             y: torch.Tensor | None = None, progress: bool | None = None,

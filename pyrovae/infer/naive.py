@@ -17,11 +17,13 @@ from typing import Any
 import torch
 
 from . import traces
+from .arguments import estimator
 from .logmeanexp import DEFAULT_MAX_ROWS, log_mean_exp
 
 __all__ = ["naive_estimate"]
 
 
+@estimator("pyrovae.naive_estimate")
 @torch.no_grad()
 def naive_estimate(model: Any, x: torch.Tensor, num_samples: int,
                    max_rows: int = DEFAULT_MAX_ROWS, sample_chunk: int | None = None,

@@ -6,7 +6,8 @@ subclass when it is defined, which wraps the ``build``, ``loss``, ``evaluate``, 
 (:mod:`pyrovae.checks`): a bad argument is one typed line (``VAE.build: z_dim must be a positive
 int, got -1``) for the shipped kinds and a kind of the user's own alike, and no kind repeats the
 checks. Only the outermost call checks: what it calls (``super().build``, a kind's ``sample``
-calling the base's) runs as it is, and :func:`unchecked` skips them for data checked already.
+calling the base's, an estimator of :mod:`pyrovae.infer`) runs as it is, and
+:func:`~pyrovae.checks.unchecked` skips them for data checked already.
 
 ``build`` checks the example shape and, for a shipped kind, every option by the type of its
 default, refuses sizes beyond this machine's memory before allocating (counting the parameters
@@ -18,8 +19,6 @@ and dtypes only, never a value.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import functools
 import inspect
 import math
@@ -30,6 +29,8 @@ import pyro
 import torch
 
 from .. import checks
+from ..checks import support as check_support
+from ..checks import unchecked
 from ..errors import ConfigError, DataError, PyroVAEError
 from ..infer.traces import ProgramError, check_programs
 from ..memory import require
@@ -38,22 +39,9 @@ from ..registry import closest
 
 __all__ = ["check_support", "dry_run", "guard", "unchecked"]
 
-_INSIDE = contextvars.ContextVar("pyrovae_inside_checked_call", default=False)
-
 #: sizes beyond this (a width, a latent size, pixels per example) are worth a build on the
 #: meta device first, which counts the parameters without allocating them
 _LARGE = 2**20
-
-
-@contextlib.contextmanager
-def unchecked():
-    """Skip the entry-point checks inside: for the trainer's validation at every epoch (the
-    data were checked when :meth:`~pyrovae.training.Trainer.fit` began)."""
-    token = _INSIDE.set(True)
-    try:
-        yield
-    finally:
-        _INSIDE.reset(token)
 
 
 def _entry(method, around):
@@ -63,14 +51,11 @@ def _entry(method, around):
 
     @functools.wraps(method)
     def checked(first, *args, **kwargs):
-        if _INSIDE.get():
+        if checks.inside():
             return method(first, *args, **kwargs)
-        token = _INSIDE.set(True)
-        try:
+        with unchecked():
             return around(first, signature, args, kwargs,
                           lambda: method(first, *args, **kwargs))
-        finally:
-            _INSIDE.reset(token)
 
     checked.__pyrovae_checked__ = True
     return checked
@@ -324,14 +309,6 @@ def _around_evaluate(self, signature, args, kwargs, call):
             "lower batch_size or num_samples", device=x.device)
     check_support(self, x, where)
     return call()
-
-
-def check_support(module, x, where):
-    """Refuse (or warn about) values of ``x`` outside the support of ``module``'s likelihood,
-    naming ``x`` as the argument of ``where``; a model without a pyrovae likelihood passes."""
-    likelihood = getattr(module, "likelihood", None)
-    if hasattr(likelihood, "check_data"):
-        likelihood.check_data(x, f"x (the argument of {where})")
 
 
 def _around_sample(self, signature, args, kwargs, call):

@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import pyro
 import torch
 
-from .. import distributed, rng
+from .. import checks, distributed, rng
 from .._version import __version__
 from ..callbacks.base import CALLBACKS, Callback, Fit
 from ..callbacks.tensorboard import TensorBoard
 from ..checkpoint import VERSION, check_config, check_training, read_checkpoint
-from ..config import check_memory, config_to_dict, with_values
+from ..config import Config, check_memory, config_to_dict, with_values
 from ..data.arrays import is_array_file
 from ..device import resolve_device
 from ..errors import CheckpointError, ConfigError, TrainingError
@@ -59,7 +59,6 @@ from .reports import config_hash
 from .run_writers import Checkpoints, Figures, MetricsFile, staging
 
 if TYPE_CHECKING:
-    from ..config import Config
     from ..models.base import LatentVariableModel
 
 __all__ = ["Session", "config_hash", "default_run_dir", "fit", "resume", "train"]
@@ -81,6 +80,56 @@ def default_run_dir(config):
     return Path("runs") / f"{name or config.data.name}-{short_name(config.model.kind)}-{stamp}"
 
 
+def _config_argument(config, where, none=False):
+    """A :class:`~pyrovae.config.Config` (``None`` too where ``none``); a dict or a path is
+    answered with how to make one."""
+    if config is None and none:
+        return
+    if not isinstance(config, Config):
+        hint = ("; make one with pyrovae.load_config(path, overrides=[...]) or, from a dict, "
+                "pyrovae.config.config_from_dict(d)" if isinstance(config, dict) else
+                "; make one with pyrovae.load_config(path, overrides=[...])")
+        raise ConfigError(f"{where}: config must be a pyrovae Config, got "
+                          f"{checks.type_name(config)}{hint}")
+
+
+def _callbacks_argument(callbacks, where):
+    """A list (or tuple) of :class:`~pyrovae.callbacks.Callback` objects."""
+    if isinstance(callbacks, (str, bytes, dict, Callback)) or not isinstance(
+            callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
+        raise ConfigError(f"{where}: callbacks must be a list of pyrovae.Callback objects, got "
+                          f"{checks.got(callbacks)}")
+
+
+def _check_train(arguments):
+    """The arguments of :func:`train` by type (the config's values were checked when it was
+    made)."""
+    where = "pyrovae.train"
+    _config_argument(arguments["config"], where)
+    checks.boolean(arguments["progress"], "progress", where, none=True)
+    checks.boolean(arguments["overwrite"], "overwrite", where)
+    checks.callable_or_none(arguments["log"], "log", where)
+    _callbacks_argument(arguments["callbacks"], where)
+
+
+def _check_fit(arguments):
+    """The arguments of :func:`fit` by type; which go together (``epochs`` with ``resume``)
+    is for :func:`fit` to say."""
+    where = "pyrovae.fit"
+    checks.boolean(arguments["resume"], "resume", where)
+    _config_argument(arguments["config"], where, none=True)
+    checks.path(arguments["run_dir"], "run_dir", where, none=True)
+    checks.boolean(arguments["overwrite"], "overwrite", where)
+    if arguments["epochs"] is not None:
+        checks.integer(arguments["epochs"], "epochs", where, minimum=0)
+    if arguments["num_threads"] is not None:
+        checks.integer(arguments["num_threads"], "num_threads", where, minimum=1)
+    checks.device(arguments["device"], "device", where, none=True)
+    _callbacks_argument(arguments["callbacks"], where)
+    checks.boolean(arguments["quiet"], "quiet", where)
+
+
+@checks.arguments(_check_train, "pyrovae.train")
 def train(
     config: Config, progress: bool | None = None, overwrite: bool = False,
     log: Callable[[str], object] = print, callbacks: Sequence[Callback] = (),
@@ -194,6 +243,7 @@ def _resume(run_dir, epochs, progress, log, device, num_threads, callbacks):
     return session
 
 
+@checks.arguments(_check_fit, "pyrovae.fit")
 def fit(config: Config | None, run_dir: str | os.PathLike[str] | None = None, *,
         resume: bool = False, overwrite: bool = False, epochs: int | None = None,
         device: str | None = None, num_threads: int | None = None,

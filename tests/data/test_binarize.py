@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pyrovae.data import Batcher, binarize, load_dataset
-from pyrovae.errors import DataError
+from pyrovae.errors import ConfigError, DataError
 
 
 def test_binarize_helper():
@@ -64,5 +64,6 @@ def test_outside_unit_interval(tmp_path):
 
 
 def test_unknown_mode():
-    with pytest.raises(DataError, match="did you mean 'static'.*none, static, dynamic"):
+    with pytest.raises(ConfigError, match=r"^pyrovae\.load_dataset: binarize must be one of "
+                       r"'none', 'static', 'dynamic', got 'statc' \(did you mean 'static'\?\)$"):
         load_dataset("digits", binarize="statc")
