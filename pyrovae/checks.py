@@ -352,10 +352,7 @@ def arguments(check: Callable[[dict[str, Any]], object], where: str, *,
             except TypeError as e:
                 raise ConfigError(f"{where}: {e}") from None
             bound.apply_defaults()
-            if not outermost:
-                check(dict(bound.arguments))
-                return function(*args, **kwargs)
-            with unchecked():
+            with unchecked() if outermost else contextlib.nullcontext():
                 check(dict(bound.arguments))
                 return function(*args, **kwargs)
 
