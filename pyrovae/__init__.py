@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     )
     from .registry import Registry as Registry
     from .runs import Run as Run, load_run as load_run
-    from .training import Trainer as Trainer, fit as fit, train as train
+    from .training import Trainer as Trainer, fit as fit, resume as resume, train as train
 
 #: public name -> the submodule that defines it. ``import pyrovae`` imports none of them (no
 #: torch, no Pyro): ``pyrovae --help`` answers at once, and each name is imported the first time
@@ -78,7 +78,7 @@ _EXPORTS = {
     "REGISTRIES": "registries", "SCHEDULERS": "registries",
     "Registry": "registry",
     "Run": "runs", "load_run": "runs",
-    "Trainer": "training", "fit": "training", "train": "training",
+    "Trainer": "training", "fit": "training", "resume": "training", "train": "training",
 }
 
 

@@ -328,7 +328,8 @@ def arguments(check: Callable[[dict[str, Any]], object], where: str, *,
     The call is bound to the function's signature, its defaults filled in, and
     ``check(arguments)`` run on the dict ``{name: value}`` it makes; a call the signature
     refuses (an argument missing, one unknown) is a :class:`~pyrovae.errors.ConfigError`
-    ``"<where>: <Python's message>"``. The function keeps its name, docstring and signature
+    ``"<where>: <Python's message>"``, with the closest parameter for an unknown keyword
+    (``got an unexpected keyword argument 'num_sample' (did you mean 'num_samples'?)``). The function keeps its name, docstring and signature
     (``inspect.signature`` and Sphinx see the real one)::
 
         @checks.arguments(_check_fit, "pyrovae.fit")
@@ -350,7 +351,9 @@ def arguments(check: Callable[[dict[str, Any]], object], where: str, *,
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError as e:
-                raise ConfigError(f"{where}: {e}") from None
+                unknown = [k for k in kwargs if k not in signature.parameters]
+                hint = closest(unknown[0], signature.parameters) if unknown else ""
+                raise ConfigError(f"{where}: {e}{hint}") from None
             bound.apply_defaults()
             with unchecked() if outermost else contextlib.nullcontext():
                 check(dict(bound.arguments))

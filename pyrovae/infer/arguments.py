@@ -1,4 +1,5 @@
 """The checks of the estimators' arguments (:func:`~pyrovae.infer.elbo.evaluate_elbo`,
+:func:`~pyrovae.infer.elbo.elbo_terms`,
 :func:`~pyrovae.infer.importance.evaluate_log_likelihood`,
 :func:`~pyrovae.infer.importance.importance_bound`,
 :func:`~pyrovae.infer.naive.naive_estimate`), applied where each is defined: one typed line in
@@ -27,13 +28,16 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 #: the sizes an estimator may take, each a positive int (or ``None``: its default)
 SIZES = ("batch_size", "max_rows", "sample_chunk", "image_chunk")
+#: how an estimator may compute each KL (:func:`pyrovae.infer.traces.elbo_terms`)
+KL_METHODS = ("auto", "analytic", "monte-carlo")
 
 
 def estimator(where: str) -> Callable[[_F], _F]:
     """The decorator of an estimator named ``where`` (``"pyrovae.evaluate_elbo"``): ``x`` a
     tensor of the model's example shape, dtype and device (no examples allowed), finite and in
-    the likelihood's support; ``y`` labels of the model's classes, one per example; the sizes positive ints;
-    ``num_samples`` a positive int whose log-weights fit in memory."""
+    the likelihood's support; ``y`` labels of the model's classes, one per example; the sizes
+    positive ints; ``kl`` one of :data:`KL_METHODS`; ``num_samples`` a positive int whose
+    log-weights fit in memory."""
     def check(arguments: dict[str, Any]) -> None:
         model, y = arguments["model"], arguments.get("y")
         param = next(model.parameters(), None) if isinstance(model, nn.Module) else None
@@ -49,6 +53,8 @@ def estimator(where: str) -> Callable[[_F], _F]:
         for name in SIZES:
             if arguments.get(name) is not None:
                 checks.integer(arguments[name], name, where, minimum=1)
+        if "kl" in arguments:
+            checks.choice(arguments["kl"], "kl", KL_METHODS, where)
         k = checks.integer(arguments["num_samples"], "num_samples", where, minimum=1)
         # at least one float64 log-weight per draw and example in a chunk
         require(k * 8 * min(x.shape[0], 1000), f"{where}: num_samples = {k}",

@@ -40,6 +40,7 @@ def analytic_kl(q, p):
         return None
 
 
+@estimator("pyrovae.elbo_terms")
 def elbo_terms(model: Any, x: torch.Tensor, num_samples: int = 1, kl: str = "auto",
                y: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], str]:
     """Per-example ELBO terms of ``x`` (batch ``(B,)``) for any model/guide pair, derived from

@@ -95,7 +95,10 @@ def _config_argument(config, where, none=False):
 
 def _callbacks_argument(callbacks, where):
     """A list (or tuple) of :class:`~pyrovae.callbacks.Callback` objects."""
-    if isinstance(callbacks, (str, bytes, dict, Callback)) or not isinstance(
+    if isinstance(callbacks, Callback):
+        raise ConfigError(f"{where}: callbacks must be a list of pyrovae.Callback objects, got "
+                          f"one {checks.type_name(callbacks)}; put it in a list")
+    if isinstance(callbacks, (str, bytes, dict)) or not isinstance(
             callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
         raise ConfigError(f"{where}: callbacks must be a list of pyrovae.Callback objects, got "
                           f"{checks.got(callbacks)}")
@@ -127,6 +130,21 @@ def _check_fit(arguments):
     checks.device(arguments["device"], "device", where, none=True)
     _callbacks_argument(arguments["callbacks"], where)
     checks.boolean(arguments["quiet"], "quiet", where)
+
+
+def _check_resume(arguments):
+    """The arguments of :func:`resume` by type; whether the run can be resumed is for
+    :func:`resume` to say."""
+    where = "pyrovae.resume"
+    checks.path(arguments["run_dir"], "run_dir", where)
+    if arguments["epochs"] is not None:
+        checks.integer(arguments["epochs"], "epochs", where, minimum=0)
+    checks.boolean(arguments["progress"], "progress", where, none=True)
+    checks.callable_or_none(arguments["log"], "log", where)
+    checks.device(arguments["device"], "device", where, none=True)
+    if arguments["num_threads"] is not None:
+        checks.integer(arguments["num_threads"], "num_threads", where, minimum=1)
+    _callbacks_argument(arguments["callbacks"], where)
 
 
 @checks.arguments(_check_train, "pyrovae.train")
@@ -176,6 +194,7 @@ def _train(config, progress, overwrite, log, callbacks):
     return session
 
 
+@checks.arguments(_check_resume, "pyrovae.resume")
 def resume(
     run_dir: str | os.PathLike[str], epochs: int | None = None, progress: bool | None = None,
     log: Callable[[str], object] = print, device: str | None = None,
