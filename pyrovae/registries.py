@@ -1,8 +1,9 @@
 """The one list of pyrovae's registries.
 
-Config validation (``config.py``), ``pyrovae list``, the CLI and the package's public names all
-read :data:`REGISTRIES`, so a new registry is added here once. Keys are the headings of
-``pyrovae list``; each registry's ``kind`` (``"prior"``, ...) is how a config field names it.
+Config validation (``pyrovae.config.validation``), ``pyrovae list``, the CLI and the
+package's public names all read :data:`REGISTRIES`, so a new registry is added here once.
+Keys are the headings of ``pyrovae list``; each registry's ``kind`` (``"prior"``, ...) is how
+a config field names it.
 
 Each registry imports the ``pyrovae.plugins`` entry points the first time it is read
 (:mod:`pyrovae.plugins`); :data:`MODELS` also loads a model of the user's own from a spec

@@ -595,7 +595,7 @@ HOMES = {
     "fit": ("pyrovae.training", "pyrovae.training.session"),
     "resume": ("pyrovae.training", "pyrovae.training.session"),
     "load_run": ("pyrovae.runs", "pyrovae.runs"),
-    "load_config": ("pyrovae.config", "pyrovae.config"),
+    "load_config": ("pyrovae.config", "pyrovae.config.loading"),
     "load_dataset": ("pyrovae.data", "pyrovae.data.load"),
     "evaluate_elbo": ("pyrovae.infer", "pyrovae.infer.elbo"),
     "elbo_terms": ("pyrovae.infer", "pyrovae.infer.elbo"),

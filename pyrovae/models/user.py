@@ -263,8 +263,9 @@ def load_model(spec):
     module = import_target(target, where)
     obj = getattr(module, name, None)
     if obj is None:
-        classes = [n for n, v in vars(module).items()
-                   if inspect.isclass(v) and v.__module__ == module.__name__]
+        exported = set(getattr(module, "__all__", ()))  # a package's classes from its modules
+        classes = [n for n, v in vars(module).items() if inspect.isclass(v)
+                   and (v.__module__ == module.__name__ or n in exported)]
         defined = f"it defines {', '.join(classes)}" if classes else "it defines no class"
         raise PluginError(f"{where}: {target} defines no '{name}'{closest(name, classes)}; "
                           f"{defined}")
