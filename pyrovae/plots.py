@@ -184,6 +184,9 @@ CURVES = (
     ("valid_kl", "validation KL(q(z|x) ‖ p(z)) (nats)", False),
     ("lr", "learning rate", True),
 )
+#: the panel added for runs that classify (M2, ADGM, SDGM: metrics.csv's ``valid_accuracy``,
+#: a fraction, drawn in per cent)
+ACCURACY = ("valid_accuracy", "validation accuracy of q(y|x) (%)", False)
 
 
 def _points(rows, column, log):
@@ -201,16 +204,24 @@ def training_curves_figure(runs):
     """The figure of :func:`save_training_curves` (returned open, for inspection). Run ``i``
     has the colour ``C{i}`` in every panel, so one legend (above the panels) names them all
     even where a run has no points; the learning rate is drawn as steps (it is constant
-    within an epoch)."""
+    within an epoch). Where a run has a validation accuracy (a model that classifies), a
+    fifth panel draws it."""
     from matplotlib.lines import Line2D
 
-    fig = _figure(figsize=(11, 7.5))
-    axes = fig.subplots(2, 2)
-    for ax, (column, title, log) in zip(axes.flat, CURVES):
+    column = ACCURACY[0]
+    classify = any(_points(rows, column, False) for _, rows in runs)
+    panels = (*CURVES, ACCURACY) if classify else CURVES
+    fig = _figure(figsize=(16, 7.5) if classify else (11, 7.5))
+    axes = fig.subplots(2, 3 if classify else 2)
+    for extra in axes.flat[len(panels):]:
+        fig.delaxes(extra)
+    for ax, (column, title, log) in zip(axes.flat, panels):
+        scale = 100 if column == ACCURACY[0] else 1
         for i, (label, rows) in enumerate(runs):
             points = _points(rows, column, log)
             if points:
                 epochs, values = zip(*points)
+                values = [scale * v for v in values]
                 ax.plot(epochs, values, color=f"C{i}", label=label,
                         marker="." if len(points) < 30 else None,
                         drawstyle="steps-post" if column == "lr" else "default")
@@ -229,8 +240,9 @@ def training_curves_figure(runs):
 
 
 def save_training_curves(runs, path):
-    """Train loss, validation ELBO, validation KL and learning rate against epochs, one line
-    per run, overlaid and labelled (``pyrovae plot``).
+    """Train loss, validation ELBO, validation KL and learning rate against epochs (and the
+    validation accuracy of runs that classify), one line per run, overlaid and labelled
+    (``pyrovae plot``).
 
     :param runs: ``[(label, rows)]`` with ``rows`` as :func:`pyrovae.runs.read_metrics`
         returns them (epochs without validation lack the ``valid_*`` values and are skipped).

@@ -122,6 +122,25 @@ def test_training_curves_keep_each_runs_colour_and_size(tmp_path):
         assert picture.format == "PNG" and picture.size == (1100, 750)
 
 
+def test_runs_that_classify_get_an_accuracy_panel(tmp_path):
+    """A run with ``valid_accuracy`` (M2, ADGM) adds a fifth panel, in per cent, with its
+    epochs of validation only; a run without one has no line there but keeps its colour."""
+    a = [{"epoch": 1, "train_loss": 9.0, "lr": 1e-3},
+         {"epoch": 2, "train_loss": 8.0, "lr": 1e-3, "valid_elbo": -8.5, "valid_kl": 2.0,
+          "valid_accuracy": 0.8125}]
+    b = [{"epoch": 1, "train_loss": 7.0, "lr": 1e-3, "valid_elbo": -7.5, "valid_kl": 1.0}]
+    figure = training_curves_figure([("a", a), ("b", b)])
+    loss, elbo, kl, lr, accuracy = figure.axes
+    assert accuracy.get_title() == "validation accuracy of q(y|x) (%)"
+    assert [(line.get_label(), line.get_color()) for line in accuracy.lines] == [("a", "C0")]
+    assert list(accuracy.lines[0].get_xdata()) == [2]
+    assert list(accuracy.lines[0].get_ydata()) == [81.25]
+    assert list(elbo.lines[1].get_ydata()) == [-7.5]  # the other panels are unscaled
+    path = save_training_curves([("a", a), ("b", b)], tmp_path / "curves.png")
+    with Image.open(path) as picture:
+        assert picture.size == (1600, 750)
+
+
 def test_drawing_figures_leaves_matplotlib_as_it_was(tmp_path):
     """Figures are drawn on a bare ``matplotlib.figure.Figure``: pyplot is never imported and
     the backend never switched, so a notebook's inline figures keep working after training."""
