@@ -103,7 +103,8 @@ def results_rows():
     """``(row text, its pyrovae number, the results page it points to)`` for each row of the
     README's results table."""
     section = README.read_text().split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:]  # past the
+    # header and its |---| line
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         page = re.search(r"\((docs/results/[^)#]+)", row)
