@@ -329,8 +329,9 @@ def arguments(check: Callable[[dict[str, Any]], object], where: str, *,
     ``check(arguments)`` run on the dict ``{name: value}`` it makes; a call the signature
     refuses (an argument missing, one unknown) is a :class:`~pyrovae.errors.ConfigError`
     ``"<where>: <Python's message>"``, with the closest parameter for an unknown keyword
-    (``got an unexpected keyword argument 'num_sample' (did you mean 'num_samples'?)``). The function keeps its name, docstring and signature
-    (``inspect.signature`` and Sphinx see the real one)::
+    (``got an unexpected keyword argument 'num_sample' (did you mean 'num_samples'?)``). The
+    function keeps its name, docstring and signature (``inspect.signature`` and Sphinx see the
+    real one)::
 
         @checks.arguments(_check_fit, "pyrovae.fit")
         def fit(config, run_dir=None, *, resume=False, ...): ...
