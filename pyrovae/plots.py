@@ -208,15 +208,14 @@ def training_curves_figure(runs):
     fifth panel draws it."""
     from matplotlib.lines import Line2D
 
-    column = ACCURACY[0]
-    classify = any(_points(rows, column, False) for _, rows in runs)
+    classify = any(_points(rows, ACCURACY[0], False) for _, rows in runs)
     panels = (*CURVES, ACCURACY) if classify else CURVES
     fig = _figure(figsize=(16, 7.5) if classify else (11, 7.5))
     axes = fig.subplots(2, 3 if classify else 2)
     for extra in axes.flat[len(panels):]:
         fig.delaxes(extra)
     for ax, (column, title, log) in zip(axes.flat, panels):
-        scale = 100 if column == ACCURACY[0] else 1
+        scale = 100 if column == ACCURACY[0] else 1  # a fraction, drawn in per cent
         for i, (label, rows) in enumerate(runs):
             points = _points(rows, column, log)
             if points:

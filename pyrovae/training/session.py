@@ -104,6 +104,16 @@ def _callbacks_argument(callbacks, where):
                           f"{checks.got(callbacks)}")
 
 
+def _continuation_arguments(arguments, where):
+    """How a resumed run continues (:func:`resume`, ``fit(resume=True)``): ``epochs`` an int
+    ≥ 0, ``device`` a device, ``num_threads`` a positive int, each or ``None``."""
+    if arguments["epochs"] is not None:
+        checks.integer(arguments["epochs"], "epochs", where, minimum=0)
+    if arguments["num_threads"] is not None:
+        checks.integer(arguments["num_threads"], "num_threads", where, minimum=1)
+    checks.device(arguments["device"], "device", where, none=True)
+
+
 def _check_train(arguments):
     """The arguments of :func:`train` by type (the config's values were checked when it was
     made)."""
@@ -123,11 +133,7 @@ def _check_fit(arguments):
     _config_argument(arguments["config"], where, none=True)
     checks.path(arguments["run_dir"], "run_dir", where, none=True)
     checks.boolean(arguments["overwrite"], "overwrite", where)
-    if arguments["epochs"] is not None:
-        checks.integer(arguments["epochs"], "epochs", where, minimum=0)
-    if arguments["num_threads"] is not None:
-        checks.integer(arguments["num_threads"], "num_threads", where, minimum=1)
-    checks.device(arguments["device"], "device", where, none=True)
+    _continuation_arguments(arguments, where)
     _callbacks_argument(arguments["callbacks"], where)
     checks.boolean(arguments["quiet"], "quiet", where)
 
@@ -137,13 +143,9 @@ def _check_resume(arguments):
     :func:`resume` to say."""
     where = "pyrovae.resume"
     checks.path(arguments["run_dir"], "run_dir", where)
-    if arguments["epochs"] is not None:
-        checks.integer(arguments["epochs"], "epochs", where, minimum=0)
+    _continuation_arguments(arguments, where)
     checks.boolean(arguments["progress"], "progress", where, none=True)
     checks.callable_or_none(arguments["log"], "log", where)
-    checks.device(arguments["device"], "device", where, none=True)
-    if arguments["num_threads"] is not None:
-        checks.integer(arguments["num_threads"], "num_threads", where, minimum=1)
     _callbacks_argument(arguments["callbacks"], where)
 
 
